@@ -1,0 +1,42 @@
+"""`ab-harness`: one command line for every room of the project.
+
+Commands are loaded lazily from the room that owns them, so `ab-harness --help` stays fast
+and a room's heavy imports are paid only by the command that needs them.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module, attribute, one-line help shown by `ab-harness --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "mock": ("mock_agentbuddy.cli", "mock", "Serve the fake AgentBuddy (seeded world, OAuth, webhooks, faults)."),
+    "fuzz": ("harness.fuzz", "fuzz", "Fuzz an AgentBuddy (the fake or a sandbox) with schemathesis."),
+    "lint": ("harness.lint", "lint", "Lint the OpenAPI contract."),
+    "demo": ("harness.demo", "demo", "Run the demo on embedded defaults."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Contract harness for the Broadcast <-> AgentBuddy integration.
+
+    Run `ab-harness COMMAND --help` for what each command does.
+    """

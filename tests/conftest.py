@@ -1,0 +1,30 @@
+"""Shared fixtures. Room-specific fixtures live in conftest files next to their tests."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL the suite must also pass on; `.ci/run` sets AB_TEST_POSTGRES_URL."""
+    url = os.environ.get("AB_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need AB_TEST_POSTGRES_URL (set by .ci/run to 127.0.0.1:5432/test)")
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            pass
+    except Exception as exc:  # any connection failure means: not here
+        pytest.skip(f"PostgreSQL at AB_TEST_POSTGRES_URL is not reachable: {exc}")
+    return url
