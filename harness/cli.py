@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fuzz": ("harness.fuzz", "fuzz", "Fuzz an AgentBuddy (the fake or a sandbox) with schemathesis."),
     "lint": ("harness.lint", "lint", "Lint the OpenAPI contract."),
     "demo": ("harness.demo", "demo", "Run the demo on embedded defaults."),
+    "bench": ("harness.bench", "bench", "Measure sync, re-score and delivery speed; write bench/results.json."),
 }
 
 
