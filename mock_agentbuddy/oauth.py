@@ -178,6 +178,8 @@ class _Server(AuthorizationServer):
         agent, client = oauth_request.user, oauth_request.client
         source = oauth_request.authorization_code or oauth_request.refresh_token
         connection = self.state.connection_for(client.get_client_id(), agent.account_id)
+        if connection is None:  # every configured client has one per account; anything else is a bug
+            raise RuntimeError(f"no connection for client {client.get_client_id()} and {agent.account_id}")
         now = self.store.now()
         self.store.save_token(Token(
             id=new_token_id(),
@@ -525,9 +527,9 @@ def _consent_page(server: _Server, grant, agent):
 
 
 def _account_name(state, account_id: str) -> str:
-    find = getattr(state, "find_account", None)
-    account = find(account_id) if callable(find) else None
-    return getattr(account, "name", None) or account_id
+    """The account's display name from the seeded world; its id if the world has no name."""
+    accounts = getattr(getattr(state, "world", None), "accounts", None) or {}
+    return getattr(accounts.get(account_id), "name", None) or account_id
 
 
 def _error_page(error: str, description: str, status: int):
