@@ -15,11 +15,18 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+import html
 import pytest
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from flask import Flask, g, jsonify
+from werkzeug.serving import make_server
 
 from mock_agentbuddy.clock import Clock
 from mock_agentbuddy.config import ClientSpec, MockConfig
@@ -788,3 +795,113 @@ def test_reset_forgets_every_code_and_token(auto_app):
     assert client.get("/v1/contacts", headers=bearer(token["access_token"])).status_code == 401
     assert exchange(client, code, pkce).get_json()["error"] == "invalid_grant"
     assert app.extensions["oauth_store"].token_summary()["access_tokens"]["active"] == 0
+
+
+# --- a third-party client against a real server ---------------------------------------------
+
+
+@pytest.fixture
+def live(free_port):
+    """The OAuth server on a real socket (auto-approve on, so `login_hint` skips the pages)."""
+    app, state = make_app(auto_approve=True)
+    server = make_server("127.0.0.1", free_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield SimpleNamespace(base=f"http://127.0.0.1:{free_port}", app=app, state=state)
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def discover(base: str) -> dict:
+    meta = requests.get(f"{base}/.well-known/oauth-authorization-server", timeout=5).json()
+    AuthorizationServerMetadata(meta).validate()  # Authlib's own RFC 8414 checks
+    return meta
+
+
+def third_party(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scope=None) -> OAuth2Session:
+    return OAuth2Session(client_id, client_secret, scope=scope, redirect_uri="http://127.0.0.1:41999/callback",
+                         code_challenge_method="S256")
+
+
+def form_action(page: requests.Response) -> str:
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    return urljoin(page.url, html.unescape(action))
+
+
+def test_metadata_validates_and_names_the_live_origin(live):
+    meta = discover(live.base)
+    assert meta["issuer"] == live.base
+    assert meta["token_endpoint"] == f"{live.base}/oauth/token"
+
+
+def test_authlib_client_connects_headlessly_with_auto_approve_and_pkce(live):
+    meta = discover(live.base)
+    oauth = third_party(scope="read:contacts read:offices")
+    verifier = generate_token(64)
+    url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, login_hint=MARIA)
+    answer = requests.get(url, allow_redirects=False, timeout=5)
+    assert answer.status_code == 302
+    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=answer.headers["Location"],
+                              code_verifier=verifier)
+    assert token["account_id"] == "ab_account_001"
+    assert set(token["scope"].split()) == {"read:contacts", "read:offices"}
+
+    seen = oauth.get(f"{live.base}/v1/contacts", timeout=5)
+    assert seen.status_code == 200 and seen.json()["connection_id"] == "ab_conn_broadcast-local_ab_account_001"
+
+    old_refresh = token["refresh_token"]
+    renewed = oauth.refresh_token(meta["token_endpoint"])
+    assert renewed["refresh_token"] != old_refresh
+    assert oauth.get(f"{live.base}/v1/contacts", timeout=5).status_code == 200
+
+    with pytest.raises(OAuthError) as reuse:
+        oauth.refresh_token(meta["token_endpoint"], refresh_token=old_refresh)
+    assert reuse.value.error == "invalid_grant"
+    assert oauth.get(f"{live.base}/v1/contacts", timeout=5).status_code == 401  # the family is gone
+
+
+def test_authlib_client_connects_through_the_login_and_consent_pages(live):
+    meta = discover(live.base)
+    oauth = third_party()
+    verifier = generate_token(64)
+    url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
+    browser = requests.Session()
+    login = browser.get(url, timeout=5)
+    assert login.status_code == 200 and "Sign in to AgentBuddy" in login.text
+    consent = browser.post(form_action(login), timeout=5, data={
+        "form": "login", "email": MARIA, "password": PASSWORD, "csrf_token": csrf_of(login.text)})
+    assert "Allow Broadcast (local) to access Sun Realty?" in consent.text
+    answer = browser.post(form_action(consent), allow_redirects=False, timeout=5,
+                          data={"decision": "allow", "csrf_token": csrf_of(consent.text)})
+    assert answer.status_code == 302
+    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=answer.headers["Location"],
+                              code_verifier=verifier)
+    assert oauth.get(f"{live.base}/v1/contacts", timeout=5).status_code == 200
+
+    assert oauth.revoke_token(meta["revocation_endpoint"], token=token["access_token"],
+                              token_type_hint="access_token").status_code == 200
+    assert oauth.get(f"{live.base}/v1/contacts", timeout=5).status_code == 401
+
+
+def test_authlib_public_client_uses_pkce_and_no_secret(live):
+    meta = discover(live.base)
+    oauth = third_party(client_id=PUBLIC_CLIENT, client_secret=None, scope="read:contacts")
+    verifier = generate_token(64)
+    url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, login_hint=LI)
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    token = oauth.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    assert token["account_id"] == "ab_account_002"
+    assert oauth.revoke_token(meta["revocation_endpoint"], token=token["refresh_token"]).status_code == 200
+    assert oauth.get(f"{live.base}/v1/contacts", timeout=5).status_code == 401
+
+
+def test_authlib_client_without_a_verifier_is_refused(live):
+    meta = discover(live.base)
+    oauth = third_party()
+    verifier = generate_token(64)
+    url, _ = oauth.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, login_hint=MARIA)
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    with pytest.raises(OAuthError) as refused:
+        oauth.fetch_token(meta["token_endpoint"], authorization_response=location)
+    assert refused.value.error == "invalid_request"
