@@ -1,0 +1,243 @@
+"""Delivery workers: drain the outbox to AgentBuddy, on time, once, and politely.
+
+A worker claims a few due messages (a lease; see `outbox.claim`), sends each one, and settles
+it: delivered, retried later on the Svix-like schedule (`retry_schedule`), or dead-lettered.
+Signing is the `standardwebhooks` package's job and the wire shape is `wire`'s; what is here
+is only the policy of delivery:
+
+* 2xx: delivered. AgentBuddy deduplicates on `webhook-id` / `Idempotency-Key` (= the message
+  id, stable across retries), so a message delivered twice after a lost response or an
+  expired lease is applied once.
+* 408, 409, 425, 429, 5xx, timeouts and connection errors: retry. A `Retry-After` is honoured
+  for the message and pauses the whole connection for this worker (other claimed messages for
+  it go back to the queue untouched instead of hitting a rate limiter one by one).
+* 401 on the push API: refresh the token once and resend; 401 again is permanent.
+* Any other 4xx: dead at once (it will never succeed); after the last scheduled attempt: dead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Protocol
+
+import requests
+from standardwebhooks import Webhook
+
+from integration import outbox, wire
+from integration.clock import Clock
+from integration.db import Database
+from integration.outbox import ClaimPolicy, Doorbell, Message
+from integration.retry_schedule import RetrySchedule, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None  # HTTP status, None when no response arrived
+    error: str | None = None
+    retry_after: timedelta | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def permanent(self) -> bool:
+        return self.status is not None and 400 <= self.status < 500 and self.status not in RETRYABLE_4XX
+
+
+class Endpoints(Protocol):
+    """Where and how to reach one connection's AgentBuddy (resolved from stored connections)."""
+
+    def api_base(self, connection_id: str) -> str: ...
+    def webhook_secret(self, connection_id: str) -> str: ...
+    def bearer_session(self, connection_id: str, *, refresh: bool = False) -> requests.Session: ...
+
+
+class Transport(Protocol):
+    def send(self, message: Message, now: datetime) -> Outcome: ...
+
+
+def _outcome(response: requests.Response, now: datetime) -> Outcome:
+    if 200 <= response.status_code < 300:
+        return Outcome(response.status_code)
+    retry_after = None
+    if response.status_code in (429, 503):
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    detail = response.text[:500]
+    return Outcome(response.status_code, f"HTTP {response.status_code}: {detail}", retry_after)
+
+
+def _body(request: wire.Request) -> str:
+    return json.dumps(request.body, separators=(",", ":"), ensure_ascii=False)
+
+
+class WebhookTransport:
+    """Option A: Standard Webhooks, signed with the connection's secret at the injected time."""
+
+    def __init__(self, endpoints: Endpoints, session: requests.Session | None = None, timeout: float = 10.0) -> None:
+        self._endpoints = endpoints
+        self._session = session or requests.Session()
+        self._timeout = timeout
+
+    def send(self, message: Message, now: datetime) -> Outcome:
+        request = wire.webhook_request(message)
+        body = _body(request)
+        signature = Webhook(self._endpoints.webhook_secret(message.connection_id)).sign(message.id, now, body)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        }
+        url = self._endpoints.api_base(message.connection_id) + request.path
+        try:
+            response = self._session.request(request.method, url, data=body.encode(), headers=headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
+        return _outcome(response, now)
+
+
+class PushTransport:
+    """Option B: the write API with the connection's bearer token; Idempotency-Key = message id."""
+
+    def __init__(self, endpoints: Endpoints, timeout: float = 10.0) -> None:
+        self._endpoints = endpoints
+        self._timeout = timeout
+
+    def send(self, message: Message, now: datetime) -> Outcome:
+        request = wire.push_request(message)
+        outcome = self._send(message, request, now, refresh=False)
+        if outcome.status == 401:
+            outcome = self._send(message, request, now, refresh=True)
+            if outcome.status == 401:
+                return Outcome(401, f"401 after a token refresh: {outcome.error}")
+        return outcome
+
+    def _send(self, message: Message, request: wire.Request, now: datetime, *, refresh: bool) -> Outcome:
+        try:
+            session = self._endpoints.bearer_session(message.connection_id, refresh=refresh)
+            url = self._endpoints.api_base(message.connection_id) + request.path
+            response = session.request(
+                request.method, url, data=_body(request).encode(), timeout=self._timeout,
+                headers={"content-type": "application/json", "Idempotency-Key": message.id},
+            )
+        except requests.RequestException as exc:
+            return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
+        return _outcome(response, now)
+
+
+@dataclass
+class WorkerStats:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    released: int = 0
+
+
+@dataclass
+class DeliveryWorker:
+    """One loop of claim -> send -> settle. Run several (threads or processes) side by side."""
+
+    db: Database
+    clock: Clock
+    transport: Transport
+    schedule: RetrySchedule = field(default_factory=RetrySchedule)
+    policy: ClaimPolicy = field(default_factory=ClaimPolicy)
+    doorbell: Doorbell | None = None
+    poll_interval: float = 0.2
+    worker_id: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
+    on_delivered: Callable[[Message], None] | None = None
+    stats: WorkerStats = field(default_factory=WorkerStats)
+
+    def run_once(self) -> int:
+        """Claim and settle one round; returns how many messages it handled."""
+        claimed = outbox.claim(self.db, self.worker_id, self.clock.now(), self.policy)
+        if not claimed:
+            return 0
+        delivered: list[tuple[str, int]] = []
+        paused: dict[str, datetime] = {}
+        deadline = self.clock.now() + self.policy.lease / 2
+        for index, message in enumerate(claimed):
+            now = self.clock.now()
+            if now >= deadline:
+                self._release(claimed[index:], None)
+                break
+            if message.connection_id in paused:
+                self._release([message], paused[message.connection_id])
+                continue
+            outcome = self.transport.send(message, now)
+            if outcome.ok:
+                delivered.append((message.id, outcome.status or 200))
+                continue
+            self._settle_failure(message, outcome, now)
+            if outcome.retry_after:
+                paused[message.connection_id] = now + outcome.retry_after
+        outbox.mark_delivered(self.db, delivered, self.worker_id, self.clock.now())
+        self.stats.delivered += len(delivered)
+        if self.on_delivered and delivered:
+            by_id = {m.id: m for m in claimed}
+            for message_id, _ in delivered:
+                self.on_delivered(by_id[message_id])
+        return len(claimed)
+
+    def _settle_failure(self, message: Message, outcome: Outcome, now: datetime) -> None:
+        if outcome.permanent:
+            next_at = None
+        else:
+            next_at = self.schedule.next_attempt_at(message.id, message.attempts, now, outcome.retry_after)
+        status = outbox.mark_failed(
+            self.db, message, self.worker_id, now,
+            status=outcome.status, error=outcome.error or "failed", next_attempt_at=next_at,
+        )
+        if status == "dead":
+            self.stats.dead += 1
+            log.warning("dead-lettered %s (%s): %s", message.id, message.kind, outcome.error)
+        else:
+            self.stats.retried += 1
+
+    def _release(self, messages: list[Message], until: datetime | None) -> None:
+        outbox.release(self.db, [m.id for m in messages], self.worker_id, until or self.clock.now())
+        self.stats.released += len(messages)
+
+    def drain(self, max_rounds: int = 1_000_000) -> int:
+        """Deliver until nothing is due (the `deliver` command, tests); returns messages handled."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.run_once()
+            if not handled:
+                break
+            total += handled
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until `stop` is set; sleeps `poll_interval` when idle unless the doorbell rings."""
+        while not stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:  # a database hiccup must not kill the worker thread
+                log.exception("delivery round failed; retrying after %.1fs", self.poll_interval)
+                handled = 0
+            if handled:
+                continue
+            if self.doorbell is not None:
+                self.doorbell.wait(self.poll_interval)
+            else:
+                stop.wait(self.poll_interval)
+
+
+def transport_for(mode: str, endpoints: Endpoints, timeout: float = 10.0) -> Transport:
+    """`webhooks` (Option A, default) or `api`/`push` (Option B)."""
+    if mode in ("webhooks", "webhook"):
+        return WebhookTransport(endpoints, timeout=timeout)
+    if mode in ("api", "push"):
+        return PushTransport(endpoints, timeout=timeout)
+    raise ValueError(f"delivery_mode must be 'webhooks' or 'api' (push), not {mode!r}")
+

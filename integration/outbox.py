@@ -1,0 +1,368 @@
+"""The transactional outbox: messages for AgentBuddy, written with the change they announce.
+
+Ingest and the re-score write outbox rows inside their own transaction (so a stored event and
+its outgoing message exist together or not at all); delivery workers drain it. A row's `id` is
+the Standard Webhooks `webhook-id` (Option A) or the `Idempotency-Key` (Option B) and never
+changes across retries, so AgentBuddy can apply each message exactly once even though the wire
+is at-least-once.
+
+States: ``pending`` (waiting for ``next_attempt_at``) -> ``delivering`` (leased by one worker
+until ``lease_expires_at``) -> ``delivered`` or back to ``pending`` for a retry, or ``dead``
+(dead letter: gave up, replayable). An expired lease is claimable again: that is how a crashed
+worker's messages get delivered by another.
+
+Coalescing keeps the queue honest under load:
+* a contact has at most one undelivered propensity message: a newer score replaces the payload
+  of the pending one instead of queueing a second;
+* when many fresh event messages wait for one connection, a claim folds them into one
+  ``batch`` message (``merged_into`` links them) so a backlog drains at bulk speed. Only
+  never-attempted events are folded: one that may already have reached AgentBuddy under its
+  own id keeps that id forever.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from integration.db import Database, Tx, format_ts, from_json, placeholders, to_json
+
+KINDS = ("event", "propensity", "batch")
+STATUSES = ("pending", "delivering", "delivered", "dead")
+
+
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    organization_id: str
+    connection_id: str
+    kind: str
+    contact_id: str | None
+    payload: dict[str, Any]
+    attempts: int  # including the attempt this claim is for
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """How much one claim takes, and when a backlog of events is folded into batches."""
+
+    limit: int = 100
+    lease: timedelta = timedelta(seconds=30)
+    coalesce_threshold: int = 20  # fresh event messages per connection before folding
+    batch_max_events: int = 1000  # the contract allows 1000 updates per batch
+    scan_limit: int = 2000
+
+
+class Doorbell:
+    """Wakes idle delivery workers when something is enqueued in this process."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        rang = self._event.wait(timeout)
+        self._event.clear()
+        return rang
+
+
+# ----------------------------------------------------------------------------- enqueue
+
+def enqueue(
+    tx: Tx,
+    *,
+    organization_id: str,
+    connection_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    contact_id: str | None = None,
+    message_id: str | None = None,
+) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"outbox kind must be one of {KINDS}, not {kind!r}")
+    message_id = message_id or new_message_id()
+    tx.execute(
+        "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status,"
+        " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        (message_id, organization_id, connection_id, kind, contact_id, to_json(payload), now, now),
+    )
+    return message_id
+
+
+def enqueue_many(tx: Tx, rows: Sequence[dict[str, Any]], now: datetime) -> list[str]:
+    """Bulk form of `enqueue` for the re-score (one executemany)."""
+    ids = [row.get("id") or new_message_id() for row in rows]
+    tx.executemany(
+        "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status,"
+        " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        [
+            (mid, r["organization_id"], r["connection_id"], r["kind"], r.get("contact_id"), to_json(r["payload"]), now, now)
+            for mid, r in zip(ids, rows)
+        ],
+    )
+    return ids
+
+
+def enqueue_propensity(
+    tx: Tx, *, organization_id: str, connection_id: str, contact_id: str, payload: dict[str, Any], now: datetime
+) -> str:
+    """Queue a contact's latest score, replacing a still-pending one rather than piling up."""
+    pending = tx.fetchone(
+        "SELECT id FROM outbox WHERE organization_id = ? AND contact_id = ? AND kind = 'propensity'"
+        " AND status = 'pending' AND attempts = 0 AND connection_id = ? ORDER BY created_at DESC LIMIT 1",
+        (organization_id, contact_id, connection_id),
+    )
+    if pending is not None:
+        tx.execute("UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'", (to_json(payload), pending["id"]))
+        return pending["id"]
+    return enqueue(
+        tx, organization_id=organization_id, connection_id=connection_id, kind="propensity",
+        payload=payload, now=now, contact_id=contact_id,
+    )
+
+
+def drop_superseded_propensity(tx: Tx, organization_id: str, contact_ids: Iterable[str]) -> None:
+    """A batch carrying newer scores makes never-attempted propensity messages redundant."""
+    ids = list(contact_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        tx.execute(
+            "DELETE FROM outbox WHERE organization_id = ? AND kind = 'propensity' AND status = 'pending'"
+            f" AND attempts = 0 AND contact_id IN ({placeholders(len(chunk))})",
+            (organization_id, *chunk),
+        )
+
+
+# ----------------------------------------------------------------------------- claim
+
+_DUE = (
+    "merged_into IS NULL AND ((status = 'pending' AND next_attempt_at <= ?)"
+    " OR (status = 'delivering' AND lease_expires_at <= ?))"
+)
+
+
+def claim(db: Database, worker_id: str, now: datetime, policy: ClaimPolicy = ClaimPolicy()) -> list[Message]:
+    """Lease due messages to `worker_id`; no other worker gets them until the lease expires.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claims take disjoint rows. SQLite: the
+    transaction is `BEGIN IMMEDIATE` (single writer), so claims are serialised.
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
+    lease_until = now + policy.lease
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            "SELECT id, organization_id, connection_id, kind, contact_id, payload, attempts, status, created_at,"
+            " last_error"
+            f" FROM outbox WHERE {_DUE} ORDER BY next_attempt_at, created_at, id LIMIT ?{lock}",
+            (now, now, policy.scan_limit),
+        )
+        if not rows:
+            return []
+        batches, singles = _fold_backlog(rows, policy)
+        claimed: list[Message] = []
+        for members in batches:
+            claimed.append(_merge_into_batch(tx, members, worker_id, now, lease_until))
+        singles = singles[: max(policy.limit - len(claimed), 0)]
+        if singles:
+            ids = [row["id"] for row in singles]
+            tx.execute(
+                "UPDATE outbox SET status = 'delivering', attempts = attempts + 1, lease_owner = ?,"
+                f" lease_expires_at = ? WHERE id IN ({placeholders(len(ids))})",
+                (worker_id, lease_until, *ids),
+            )
+            claimed.extend(_message(row, row["attempts"] + 1) for row in singles)
+        return claimed
+
+
+def _fold_backlog(rows: list[dict[str, Any]], policy: ClaimPolicy) -> tuple[list[list[dict]], list[dict]]:
+    fresh: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        never_sent = row["attempts"] == 0 and row["last_error"] is None
+        if row["kind"] == "event" and never_sent and row["status"] == "pending":
+            fresh[row["connection_id"]].append(row)
+    folded: set[str] = set()
+    batches: list[list[dict]] = []
+    for events in fresh.values():
+        if len(events) < policy.coalesce_threshold:
+            continue
+        for start in range(0, len(events), policy.batch_max_events):
+            chunk = events[start:start + policy.batch_max_events]
+            batches.append(chunk)
+            folded.update(row["id"] for row in chunk)
+    return batches, [row for row in rows if row["id"] not in folded]
+
+
+def _merge_into_batch(tx: Tx, members: list[dict], worker_id: str, now: datetime, lease_until: datetime) -> Message:
+    first = members[0]
+    payload = batch_of_events([from_json(row["payload"]) for row in members])
+    batch_id = new_message_id()
+    tx.execute(
+        "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status, attempts,"
+        " next_attempt_at, created_at, lease_owner, lease_expires_at)"
+        " VALUES (?, ?, ?, 'batch', NULL, ?, 'delivering', 1, ?, ?, ?, ?)",
+        (batch_id, first["organization_id"], first["connection_id"], to_json(payload), now, now, worker_id, lease_until),
+    )
+    ids = [row["id"] for row in members]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        tx.execute(
+            f"UPDATE outbox SET status = 'delivering', merged_into = ? WHERE id IN ({placeholders(len(chunk))})",
+            (batch_id, *chunk),
+        )
+    return Message(batch_id, first["organization_id"], first["connection_id"], "batch", None, payload, 1, format_ts(now))
+
+
+def batch_of_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Appendix B `data` carrying events grouped per contact (the contract's `events` list)."""
+    per_contact: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        per_contact[event["contact_id"]].append({k: v for k, v in event.items() if k != "contact_id"})
+    return {"updates": [{"contact_id": contact_id, "events": items} for contact_id, items in per_contact.items()]}
+
+
+def _message(row: dict[str, Any], attempts: int) -> Message:
+    return Message(
+        row["id"], row["organization_id"], row["connection_id"], row["kind"], row["contact_id"],
+        from_json(row["payload"]), attempts, row["created_at"],
+    )
+
+
+# ----------------------------------------------------------------------------- settle
+
+def mark_delivered(db: Database, results: Sequence[tuple[str, int]], worker_id: str, now: datetime) -> None:
+    """Settle delivered messages (and the events folded into them) in one transaction.
+
+    A worker whose lease expired no longer owns its messages; its late success still counts
+    (the receiver has the message), so the guard is only that a dead/delivered row stays put.
+    """
+    if not results:
+        return
+    with db.transaction() as tx:
+        tx.executemany(
+            "UPDATE outbox SET status = 'delivered', delivered_at = ?, last_status = ?, last_error = NULL,"
+            " lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND status IN ('delivering', 'pending')",
+            [(now, status, message_id) for message_id, status in results],
+        )
+        tx.executemany(
+            "UPDATE outbox SET status = 'delivered', delivered_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE merged_into = ? AND status = 'delivering'",
+            [(now, message_id) for message_id, _ in results],
+        )
+
+
+def mark_failed(
+    db: Database,
+    message: Message,
+    worker_id: str,
+    now: datetime,
+    *,
+    status: int | None,
+    error: str,
+    next_attempt_at: datetime | None,
+) -> str:
+    """Schedule a retry, or dead-letter the message when `next_attempt_at` is None."""
+    new_status = "dead" if next_attempt_at is None else "pending"
+    with db.transaction() as tx:
+        changed = tx.execute(
+            "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?,"
+            " last_error = ?, lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = ? AND status = 'delivering' AND lease_owner = ?",
+            (new_status, next_attempt_at, status, error[:2000], message.id, worker_id),
+        )
+        if changed and new_status == "dead":
+            tx.execute("UPDATE outbox SET status = 'dead' WHERE merged_into = ?", (message.id,))
+    return new_status
+
+
+def release(db: Database, ids: Sequence[str], worker_id: str, next_attempt_at: datetime) -> None:
+    """Hand claimed-but-unsent messages back (not counted as an attempt)."""
+    if not ids:
+        return
+    with db.transaction() as tx:
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            tx.execute(
+                "UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?,"
+                " lease_owner = NULL, lease_expires_at = NULL"
+                f" WHERE lease_owner = ? AND status = 'delivering' AND id IN ({placeholders(len(chunk))})",
+                (next_attempt_at, worker_id, *chunk),
+            )
+
+
+def renew_lease(db: Database, message_id: str, worker_id: str, until: datetime) -> None:
+    with db.transaction() as tx:
+        tx.execute(
+            "UPDATE outbox SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status = 'delivering'",
+            (until, message_id, worker_id),
+        )
+
+
+# ----------------------------------------------------------------------------- operate
+
+def counts(db: Database, organization_id: str | None = None) -> dict[str, int]:
+    """queued / retrying / delivering / delivered / dead (merged events count with their batch)."""
+    where, params = ("WHERE organization_id = ?", (organization_id,)) if organization_id else ("", ())
+    with db.transaction(readonly=True) as tx:
+        rows = tx.fetchall(
+            "SELECT status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried, COUNT(*) AS n"
+            f" FROM outbox {where} GROUP BY status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END",
+            params,
+        )
+    out = {"queued": 0, "retrying": 0, "delivering": 0, "delivered": 0, "dead": 0}
+    for row in rows:
+        if row["status"] == "pending":
+            out["retrying" if row["tried"] else "queued"] += row["n"]
+        elif row["status"] == "dead":
+            out["dead"] += row["n"]
+        else:
+            out[row["status"]] += row["n"]
+    return out
+
+
+def dead_letters(db: Database, organization_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    where, params = ("AND organization_id = ?", (organization_id,)) if organization_id else ("", ())
+    with db.transaction(readonly=True) as tx:
+        return tx.fetchall(
+            "SELECT id, organization_id, connection_id, kind, contact_id, attempts, last_status, last_error,"
+            f" created_at, next_attempt_at FROM outbox WHERE status = 'dead' AND merged_into IS NULL {where}"
+            " ORDER BY created_at, id LIMIT ?",
+            (*params, limit),
+        )
+
+
+def replay(db: Database, now: datetime, ids: Sequence[str] | None = None) -> int:
+    """Send dead letters again (all of them when `ids` is None), with a fresh attempt budget.
+
+    The message id is kept, so a message that did reach AgentBuddy before it was given up on is
+    recognised there as a duplicate rather than applied twice; `last_error` is kept too, which
+    also stops a replayed event from being folded into a batch under a new id.
+    """
+    with db.transaction() as tx:
+        if ids is None:
+            changed = tx.execute(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+                " WHERE status = 'dead' AND merged_into IS NULL",
+                (now,),
+            )
+            tx.execute("UPDATE outbox SET status = 'delivering' WHERE status = 'dead' AND merged_into IS NOT NULL")
+            return changed
+        changed = 0
+        for message_id in ids:
+            changed += tx.execute(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+                " WHERE id = ? AND status = 'dead' AND merged_into IS NULL",
+                (now, message_id),
+            )
+            tx.execute("UPDATE outbox SET status = 'delivering' WHERE merged_into = ? AND status = 'dead'", (message_id,))
+        return changed
