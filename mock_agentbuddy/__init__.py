@@ -1,1 +1,39 @@
-"""See docs/ARCHITECTURE.md."""
+"""The fake AgentBuddy: a seeded CRM world behind the contract in `openapi/agentbuddy.yaml`.
+
+`create_app(config)` builds one isolated instance (state lives on the app, never in module
+globals); see docs/ARCHITECTURE.md for how the rooms of the project meet it.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+
+from .clock import Clock
+from .config import ClientSpec, MockConfig, RetryPolicy
+from .state import MockState
+
+__all__ = ["create_app", "MockConfig", "ClientSpec", "RetryPolicy", "state_of"]
+
+
+def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, sleeper=time.sleep) -> Flask:
+    """Build a fake. `clock` and `sleeper` are injectable so tests control time and never wait."""
+    from . import admin, errors, observe, resources
+    from .oauth import init_oauth, require_scope  # imported here: written by another room
+
+    config = config or MockConfig()
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    state = MockState(config, clock=clock, sleeper=sleeper)
+    app.extensions["mock_state"] = state
+
+    errors.init_errors(app)
+    observe.init_observe(app, state)
+    init_oauth(app, state)
+    app.register_blueprint(resources.build_blueprint(state, require_scope))
+    app.register_blueprint(admin.build_blueprint(state))
+    return app
+
+
+def state_of(app: Flask) -> MockState:
+    return app.extensions["mock_state"]

@@ -1,0 +1,294 @@
+"""Changes to the world after seeding: admin `mutate` requests and random churn.
+
+Each change stamps `updated_at` from the clock (see `MockState.next_stamp`), moves the record
+to the end of the sweep order and announces it to change-notification subscribers. Deletes
+are soft: the record stays, as a tombstone with `deleted_at` set.
+"""
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import vocabulary as vocab
+from .timeutil import iso
+
+ENTITY_COLLECTIONS = {"contact": "contacts", "office": "offices", "agent": "agents", "property": "properties"}
+OPS = ("create", "update", "delete")
+
+
+class MutationError(ValueError):
+    def __init__(self, status: int, code: str, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.errors = status, code, detail, errors or []
+
+
+@dataclass(frozen=True)
+class Change:
+    account_id: str
+    entity: str
+    event_type: str  # e.g. contact.updated
+    record: dict
+
+
+# -- field validators: return an error message, or None when the value is acceptable --------
+Check = Callable[[Any, dict, str], "str | None"]
+
+
+def _text(value, *_):
+    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+
+
+def _optional_text(value, *_):
+    return None if value is None or isinstance(value, str) else "must be a string or null"
+
+
+def _email(value, *_):
+    return None if isinstance(value, str) and value.count("@") == 1 and "." in value.split("@")[1] \
+        else "must be an email address"
+
+
+def _bool(value, *_):
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _int(low: int, high: int | None = None) -> Check:
+    def check(value, *_):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            return f"must be an integer >= {low}" + (f" and <= {high}" if high is not None else "")
+        return None
+    return check
+
+
+def _optional(check: Check) -> Check:
+    return lambda value, *rest: None if value is None else check(value, *rest)
+
+
+def _number(value, *_):
+    return None if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 \
+        else "must be a non-negative number"
+
+
+def _enum(*allowed: str) -> Check:
+    return lambda value, *_: None if value in allowed else f"must be one of {', '.join(allowed)}"
+
+
+def _strings(value, *_):
+    return None if isinstance(value, list) and all(isinstance(v, str) for v in value) else "must be a list of strings"
+
+
+def _object(value, *_):
+    return None if isinstance(value, dict) else "must be a JSON object"
+
+
+def _address(value, *_):
+    if not isinstance(value, dict):
+        return "must be an object with street, city, state, zip"
+    unknown = set(value) - {"street", "city", "state", "zip"}
+    if unknown:
+        return f"unknown address field(s): {', '.join(sorted(unknown))}"
+    if any(not isinstance(v, str) for v in value.values()):
+        return "address fields must be strings"
+    return None
+
+
+def _date(value, *_):
+    import datetime as _dt
+    try:
+        _dt.date.fromisoformat(value)
+        return None
+    except (TypeError, ValueError):
+        return "must be a date like 2024-05-31"
+
+
+def _ref(entity: str, optional: bool = True) -> Check:
+    def check(value, collections: dict, _field: str):
+        if value is None:
+            return None if optional else "must not be null"
+        if not isinstance(value, str) or collections[ENTITY_COLLECTIONS[entity]].get(value) is None:
+            return f"must be the id of a {entity} in this account"
+        return None
+    return check
+
+
+EDITABLE: dict[str, dict[str, Check]] = {
+    "contact": {
+        "email": _email, "first_name": _text, "last_name": _text, "phone": _optional_text,
+        "contact_type": _enum("buyer", "seller", "owner", "lead"), "office_id": _ref("office"),
+        "agent_id": _ref("agent"), "address": _optional(_address), "tags": _strings,
+        "custom_fields": _object, "status": _enum("active", "archived"), "email_opt_in": _bool,
+        "notes": _optional_text,
+    },
+    "office": {
+        "name": _text, "address": _optional(_address), "phone": _optional_text, "email": _optional(_email),
+        "parent_office_id": _ref("office"),
+    },
+    "agent": {
+        "email": _email, "first_name": _text, "last_name": _text, "office_id": _ref("office"),
+        "role": _enum("agent", "admin", "broker"), "phone": _optional_text, "avatar_url": _optional_text,
+        "is_active": _bool,
+    },
+    "property": {
+        "address": _address, "property_type": _enum("residential", "condo", "multi_family", "commercial", "land"),
+        "bedrooms": _optional(_int(0, 50)), "bathrooms": _optional(_number), "square_feet": _optional(_int(0)),
+        "estimated_value": _optional(_number), "owner_contact_id": _ref("contact"),
+        "listing_status": _enum("active", "pending", "sold", "off_market"),
+        "last_sale_date": _optional(_date), "last_sale_price": _optional(_number),
+    },
+}
+
+
+def validate_changes(entity: str, changes: Any, collections: dict) -> list[dict]:
+    if not isinstance(changes, dict):
+        return [{"field": "changes", "message": "must be a JSON object of field -> new value"}]
+    errors = []
+    allowed = EDITABLE[entity]
+    for name, value in changes.items():
+        check = allowed.get(name)
+        if check is None:
+            errors.append({"field": f"changes.{name}", "message":
+                           f"not an editable {entity} field; editable: {', '.join(sorted(allowed))}"})
+            continue
+        message = check(value, collections, name)
+        if message:
+            errors.append({"field": f"changes.{name}", "message": message})
+    return errors
+
+
+def mutate(state, account_id: str, entity: str, op: str, record_id: str | None = None,
+           changes: dict | None = None) -> Change:
+    """Apply one change atomically: everything is checked before anything is written."""
+    with state.lock:
+        account = state.world.account(account_id)
+        if account is None:
+            raise MutationError(404, "not_found", f"No account '{account_id}'.",
+                                [{"field": "account_id", "message": "unknown account"}])
+        collections = account.collections
+        collection = collections[ENTITY_COLLECTIONS[entity]]
+        errors = validate_changes(entity, changes if changes is not None else {}, collections)
+        if errors:
+            raise MutationError(422, "validation_failed", "The changes do not fit the record.", errors)
+        changes = copy.deepcopy(changes or {})
+        if op == "create":
+            record = _generate(state, account_id, entity)
+        else:
+            current = collection.get(record_id) if isinstance(record_id, str) else None
+            if current is None:
+                raise MutationError(404, "not_found", f"No {entity} '{record_id}' in account {account_id}.",
+                                    [{"field": "id", "message": "unknown id"}])
+            if current.get("deleted_at") is not None:
+                raise MutationError(409, "already_deleted", f"{entity} '{record_id}' is deleted (a tombstone).")
+            record = copy.deepcopy(current)
+        record.update(changes)
+        stamp = state.next_stamp()
+        record["updated_at"] = iso(stamp)
+        if op == "create":
+            record["created_at"] = record["updated_at"]
+        if op == "delete":
+            record["deleted_at"] = record["updated_at"]
+        collection.put(record, stamp)
+        if entity == "property" and op == "create" and record.get("owner_contact_id"):
+            _link_property(state, collections, record)
+        change = Change(account_id, entity, f"{entity}.{op}d", record)
+    if state.notifier is not None:
+        state.notifier.announce(change)
+    return change
+
+
+def _link_property(state, collections, prop: dict) -> None:
+    """A new property appears in its owner's `properties` (the owner changes too)."""
+    contacts = collections["contacts"]
+    owner = contacts.get(prop["owner_contact_id"])
+    if owner is None or prop["id"] in owner["properties"]:
+        return
+    owner = copy.deepcopy(owner)
+    owner["properties"].append(prop["id"])
+    stamp = state.next_stamp()
+    owner["updated_at"] = iso(stamp)
+    contacts.put(owner, stamp)
+
+
+def _generate(state, account_id: str, entity: str) -> dict:
+    world = state.world
+    builder, market = world.builder, world.markets[account_id]
+    collections = world.accounts[account_id].collections
+    live = lambda name: [r for r in collections[name].records.values() if r.get("deleted_at") is None]
+    if entity == "contact":
+        return builder.contact(market, live("agents") or list(collections["agents"].records.values()))[1]
+    if entity == "agent":
+        offices = live("offices") or list(collections["offices"].records.values())
+        return builder.agent(world.accounts[account_id], market, builder.pick(offices)["id"], "agent")[1]
+    if entity == "office":
+        offices = live("offices")
+        head = next((o for o in offices if o["parent_office_id"] is None), None)
+        number = len(collections["offices"])
+        return builder.office(world.accounts[account_id], market, number, head["id"] if head else None,
+                              f"Branch {number + 1}")[1]
+    owners = [c for c in live("contacts") if c["contact_type"] in ("owner", "seller")] or live("contacts")
+    if not owners:
+        raise MutationError(409, "no_owner", "A property needs an owner contact; this account has none.")
+    return builder.property(market, builder.pick(owners))[1]
+
+
+# -- churn -----------------------------------------------------------------------------------
+
+def churn(state, count: int, account_id: str | None = None) -> list[Change]:
+    """`count` random, seeded changes: mostly contact edits, some creates and deletes, and
+    edits to offices, agents and properties. Same seed and same history give the same churn."""
+    rng: random.Random = state.churn_rng
+    changes = []
+    for _ in range(count):
+        with state.lock:
+            accounts = sorted(state.world.accounts) if account_id is None else [account_id]
+            target = accounts[int(rng.random() * len(accounts))]
+            plan = _plan(state, rng, target)
+        if plan is not None:
+            changes.append(mutate(state, target, *plan))
+    return changes
+
+
+def _plan(state, rng: random.Random, account_id: str):
+    collections = state.world.accounts[account_id].collections
+    roll = rng.random()
+
+    def pick_live(name: str):
+        keys = collections[name].keys
+        for _ in range(20):
+            record = collections[name].records[keys[int(rng.random() * len(keys))][1]]
+            if record["deleted_at"] is None:
+                return record
+        return None
+
+    if roll < 0.12:
+        return ("contact", "create", None, {})
+    if roll < 0.20:
+        contact = pick_live("contacts")
+        return None if contact is None else ("contact", "delete", contact["id"], {})
+    if roll < 0.85:
+        contact = pick_live("contacts")
+        if contact is None:
+            return None
+        field = rng.choice(["phone", "tags", "status", "email_opt_in", "custom_fields", "contact_type"])
+        value = {
+            "phone": f"+1-{state.world.markets[account_id][1]}-{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
+            "tags": sorted({rng.choice(vocab.TAGS) for _ in range(rng.randint(1, 3))}),
+            "status": "archived" if contact["status"] == "active" else "active",
+            "email_opt_in": not contact["email_opt_in"],
+            "custom_fields": {**contact["custom_fields"], "lead_source": rng.choice(vocab.LEAD_SOURCES)},
+            "contact_type": rng.choice(["buyer", "seller", "owner", "lead"]),
+        }[field]
+        return ("contact", "update", contact["id"], {field: value})
+    if roll < 0.92:
+        prop = pick_live("properties")
+        if prop is None:
+            return None
+        return ("property", "update", prop["id"],
+                {"estimated_value": int(prop["estimated_value"] * (0.95 + rng.random() * 0.1) / 1000) * 1000})
+    if roll < 0.97:
+        agent = pick_live("agents")
+        return None if agent is None else ("agent", "update", agent["id"], {"phone": f"+1-{state.world.markets[account_id][1]}-"
+                                                                             f"{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"})
+    office = pick_live("offices")
+    return None if office is None else ("office", "update", office["id"], {"phone": f"+1-{state.world.markets[account_id][1]}-"
+                                                                              f"{rng.randint(200, 999)}-{rng.randint(0, 9999):04d}"})

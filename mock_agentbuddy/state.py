@@ -1,0 +1,95 @@
+"""Everything one running fake knows, in one object the app factory builds and every
+blueprint receives. Nothing lives in module globals, so tests can run many fakes side by side."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Callable
+
+from .clock import Clock
+from .config import MockConfig
+from .connections import Connection, build_connections
+from .journal import Log
+from .timeutil import to_us
+from .world import AgentRef, World, build_world
+
+Sleeper = Callable[[float], None]
+
+
+class MockState:
+    def __init__(self, config: MockConfig, clock: Clock | None = None, sleeper: Sleeper = time.sleep) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        self.sleep = sleeper  # every deliberate wait (faults, retry backoff) goes through this
+        self.lock = threading.RLock()
+        self.journal = Log(config.journal_size)
+        self.inbound = Log(config.journal_size)
+        self.notifier = None  # set by notifications.init_notifications
+        self.faults = None  # set by faults.init_faults
+        self.ratelimiter = None  # set by ratelimit.init_ratelimit
+        self._build()
+
+    def _build(self) -> None:
+        cfg = self.config
+        self.world: World = build_world(cfg.seed, cfg.epoch, cfg.accounts, cfg.offices_per_account,
+                                        cfg.agents_per_account, cfg.contacts_per_account,
+                                        cfg.properties_per_contact)
+        self.connections: dict[str, Connection] = build_connections(
+            cfg.seed, [c.client_id for c in cfg.clients], list(self.world.accounts))
+        self.received = Received()
+        self.churn_rng = random.Random(f"churn:{cfg.seed}")
+        self._last_stamp = max((coll.keys[-1][0] for account in self.world.accounts.values()
+                                for coll in account.collections.values() if coll.keys), default=0)
+        self._subscription_counter = 0
+
+    # -- the interface the OAuth module consumes -----------------------------------------
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    def find_agent_by_email(self, email: str) -> AgentRef | None:
+        with self.lock:
+            return self.world.find_agent_by_email(email)
+
+    def find_account(self, account_id: str):
+        return self.world.account(account_id)
+
+    def connection_for(self, client_id: str, account_id: str) -> Connection | None:
+        for connection in self.connections.values():
+            if connection.client_id == client_id and connection.account_id == account_id:
+                return connection
+        return None
+
+    # -- shared helpers --------------------------------------------------------------------
+    def next_stamp(self) -> int:
+        """A fresh `updated_at` in microseconds: the clock, truncated to milliseconds, but
+        always after every stamp handed out before, so changed records sort after all others
+        (what keeps keyset sweeps from skipping them even when the clock is set backwards)."""
+        with self.lock:
+            now = to_us(self.clock.now()) // 1000 * 1000
+            self._last_stamp = max(now, self._last_stamp + 1000)
+            return self._last_stamp
+
+    def next_subscription_id(self) -> str:
+        with self.lock:
+            self._subscription_counter += 1
+            return f"ab_sub_{self._subscription_counter:04d}"
+
+    def reset(self) -> None:
+        """Back to the seeded world: records, connections, received data and logs."""
+        with self.lock:
+            self._build()
+            self.journal.clear()
+            self.inbound.clear()
+
+
+class Received:
+    """Dedup and idempotency memory for inbound data (webhooks and the push API)."""
+
+    def __init__(self) -> None:
+        self.webhook_ids: set[tuple[str, str]] = set()  # (connection id, webhook-id)
+        self.event_ids: set[tuple[str, str]] = set()  # (account id, event_id)
+        # (scope, key) -> (body fingerprint, status, body)
+        self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
+        self.events: dict[str, list[dict]] = {}  # contact id -> events received, in arrival order
