@@ -329,7 +329,10 @@ def init_oauth(app: Flask, state) -> None:
 
 
 def require_scope(scope: str):
-    """Guard a view: a live bearer token carrying `scope`, exposed to the view as `g.grant`."""
+    """Guard a view: a live bearer token carrying `scope`, exposed to the view as `g.grant`.
+
+    `require_scope("")` asks for any live token, whatever its scopes (e.g. "who am I").
+    """
 
     def decorator(view):
         @functools.wraps(view)
@@ -438,6 +441,8 @@ def _authorize(server: _Server):
     agent = server.active_agent(session.get(SESSION_AGENT))
     try:
         grant = server.get_consent_grant(end_user=agent)
+    except InsecureTransportError:
+        raise  # answered with a hint by the view
     except OAuth2Error as error:
         return _authorization_error(server, error)
     if request.method == "GET":

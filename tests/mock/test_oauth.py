@@ -108,6 +108,11 @@ def make_app(**config) -> tuple[Flask, StandInState]:
         return jsonify(account_id=grant.account_id, agent_id=grant.agent_id, client_id=grant.client_id,
                        connection_id=grant.connection_id, scopes=sorted(grant.scopes), token_id=grant.token_id)
 
+    @app.get("/v1/connection")
+    @require_scope("")  # any live token, whatever its scopes
+    def connection():
+        return jsonify(connection_id=g.grant.connection_id)
+
     @app.post("/v1/engagement/bulk")
     @require_scope("write:engagement")
     def bulk():
@@ -722,6 +727,24 @@ def test_grant_carries_the_tenant_of_the_agent_who_authorized(auto_app):
     assert grant["agent_id"] == "ab_agent_101"
     assert grant["scopes"] == ["read:contacts"]
     assert grant["token_id"].startswith("tok_")
+
+
+def test_an_empty_scope_requirement_accepts_any_live_token_but_no_missing_one(auto_app):
+    client = auto_app[0].test_client()
+    token = connected(client, scope="read:offices")
+    assert client.get("/v1/connection", headers=bearer(token["access_token"])).status_code == 200
+    assert client.get("/v1/connection").status_code == 401
+
+
+def test_plain_http_on_a_non_loopback_host_is_refused_with_a_hint(auto_app):
+    client = auto_app[0].test_client()
+    response = client.post("/oauth/token", base_url="http://agentbuddy.internal",
+                           data={"grant_type": "authorization_code", "code": "x"})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "insecure_transport"
+    assert "AUTHLIB_INSECURE_TRANSPORT=1" in response.get_json()["error_description"]
+    page = client.get("/oauth/authorize", base_url="http://agentbuddy.internal")
+    assert page.status_code == 400 and "AUTHLIB_INSECURE_TRANSPORT=1" in page.get_data(as_text=True)
 
 
 # --- revocation (RFC 7009) ----------------------------------------------------------------------
