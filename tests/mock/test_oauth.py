@@ -26,6 +26,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from flask import Flask, g, jsonify
+from markupsafe import escape
 from werkzeug.serving import make_server
 
 from mock_agentbuddy.clock import Clock
@@ -928,3 +929,33 @@ def test_authlib_client_without_a_verifier_is_refused(live):
     with pytest.raises(OAuthError) as refused:
         oauth.fetch_token(meta["token_endpoint"], authorization_response=location)
     assert refused.value.error == "invalid_request"
+
+
+# --- against the fake core's real state -----------------------------------------------------------
+
+
+def test_agents_of_the_real_seeded_world_connect_to_their_own_account():
+    from mock_agentbuddy.state import MockState
+
+    state = MockState(MockConfig(auto_approve=True, accounts=2, contacts_per_account=2))
+    app = Flask("oauth-real-state")
+    init_oauth(app, state)
+
+    @app.get("/v1/contacts")
+    @require_scope("read:contacts")
+    def contacts():
+        return jsonify(account_id=g.grant.account_id, connection_id=g.grant.connection_id)
+
+    client = app.test_client()
+    for account in state.world.accounts.values():
+        agent = next(a for a in account.collections["agents"].records.values() if a["is_active"])
+        pkce = Pkce()
+        consent_url = sign_in(client, pkce, email=agent["email"]).headers["Location"]
+        consent = client.get(consent_url).get_data(as_text=True)
+        assert str(escape(f"to access {account.name}?")) in consent
+        answer = client.post(consent_url, data={"decision": "allow", "csrf_token": csrf_of(consent)})
+        token = exchange(client, query_of(answer.headers["Location"])["code"], pkce).get_json()
+        assert token["account_id"] == account.id
+        seen = client.get("/v1/contacts", headers=bearer(token["access_token"])).get_json()
+        assert seen == {"account_id": account.id, "connection_id": state.connection_for(CLIENT_ID, account.id).id}
+        client.post(consent_url, data={"form": "logout", "csrf_token": csrf_of(consent)})
