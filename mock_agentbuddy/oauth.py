@@ -315,6 +315,10 @@ def init_oauth(app: Flask, state) -> None:
     """Mount the authorization server on `app`; `require_scope` then guards its API views."""
     if not app.secret_key:
         app.secret_key = secrets.token_urlsafe(32)
+    if app.config.get("SESSION_COOKIE_NAME", "session") == "session":
+        # Browsers share cookies across ports: on 127.0.0.1 Broadcast's own Flask "session"
+        # cookie would be overwritten mid-flow and its OAuth state lost.
+        app.config["SESSION_COOKIE_NAME"] = SESSION_COOKIE
     store = OAuthStore(state.clock.now)
     server = _Server(app, state, store)
     server.register_grant(_AuthorizationCodeGrant, [_S256Only(required=True)])
@@ -378,6 +382,7 @@ def _insufficient_scope(scope: str):
 
 # --- endpoints ----------------------------------------------------------------------------------
 
+SESSION_COOKIE = "agentbuddy_session"
 SESSION_AGENT = "oauth_agent_email"
 SESSION_CSRF = "oauth_csrf"
 

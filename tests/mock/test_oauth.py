@@ -304,6 +304,11 @@ def test_pages_cannot_be_framed_or_cached(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_session_cookie_does_not_collide_with_broadcasts_on_the_same_host(client):
+    response = open_login(client, Pkce())
+    assert response.headers["Set-Cookie"].startswith("agentbuddy_session=")
+
+
 def test_wrong_password_shows_an_error_and_does_not_sign_in(client):
     pkce = Pkce()
     response = sign_in(client, pkce, password="letmein")
