@@ -16,6 +16,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("harness.lint", "lint", "Lint the OpenAPI contract."),
     "demo": ("harness.demo", "demo", "Run the demo on embedded defaults."),
     "bench": ("harness.bench", "bench", "Measure sync, re-score and delivery speed; write bench/results.json."),
+    "replay": ("scenarios.cli", "replay", "Replay scenario files through the integration and the fake on a simulated clock."),
+    "evaluate": ("scenarios.cli", "evaluate", "Score a seeded population; precision/recall of 'hot' for planted intent."),
+    "generate": ("scenarios.cli", "generate", "Stream a seeded population's email events (canonical or Resend) as JSON Lines."),
 }
 
 

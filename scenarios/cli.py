@@ -1,0 +1,134 @@
+"""`ab-harness replay`, `evaluate` and `generate`: the simulator's command line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("generate")
+@click.option("--contacts", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--days", default=180, show_default=True, type=click.IntRange(1, 730))
+@click.option("--format", "fmt", type=click.Choice(["canonical", "resend"]), default="canonical", show_default=True,
+              help="canonical: one simulated event per line; resend: the webhook body Resend would POST.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
+              help="JSON Lines file (default: stdout).")
+def generate(contacts: int, seed: int, days: int, fmt: str, output: str) -> None:
+    """Stream a seeded population's email events as JSON Lines (same seed, same bytes)."""
+    from .generator import Population
+    from .resend import payload
+
+    population = Population(contacts, seed, days)
+    campaigns = {c.id: c for c in population.scenario().campaigns}
+    emails = {}
+    stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    written = 0
+    try:
+        for contact, events in population.people():
+            emails[contact.id] = contact.email
+            for event in events:
+                if fmt == "canonical":
+                    line = {**event.to_json(), "archetype": contact.archetype}
+                elif event.type == "unsubscribed":
+                    line = {"type": "broadcast.unsubscribed", "created_at": event.to_json()["at"],
+                            "data": {"email_id": event.email_id, "contact_id": contact.id}}
+                else:
+                    campaign = campaigns[event.campaign_id]
+                    line = payload(event, contact.email, campaign.name,
+                                   {"contact_id": contact.id, "campaign_id": campaign.id, "campaign_kind": campaign.kind})
+                stream.write(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
+                written += 1
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+    if output != "-":
+        click.echo(f"wrote {written:,} events for {contacts:,} contacts to {output}", err=True)
+
+
+@click.command("evaluate")
+@click.option("--contacts", default=10_000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--days", default=180, show_default=True, type=click.IntRange(30, 730))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of tables.")
+def evaluate(contacts: int, seed: int, days: int, as_json: bool) -> None:
+    """Score a seeded population with the integration's scoring; report how 'hot' finds planted intent."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from . import evaluate as ev
+
+    console = Console(stderr=as_json)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("scoring contacts", total=contacts)
+        result = ev.run(contacts, seed, days, progress=lambda n: progress.update(task, completed=n))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        ev.render(result, console)
+
+
+@click.command("replay")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--library", is_flag=True, help="Replay every scenario of the built-in library.")
+@click.option("--agentbuddy-url", default=None, help="Use a running fake AgentBuddy instead of starting one.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the full result here.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
+@click.option("--seed", type=int, default=None, help="Override every scenario's seed.")
+@click.option("--check", is_flag=True, help="Only validate the scenario files.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or tables; just the verdicts.")
+def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, quiet) -> None:
+    """Play scenario files through the real integration and the fake AgentBuddy on a simulated clock.
+
+    PATH may be a file or the name of a library scenario (e.g. `maria`). Exits 1 when any
+    expectation fails, 2 when a file is invalid.
+    """
+    from rich.console import Console
+
+    from .loader import ScenarioError, library_paths, load
+
+    console = Console()
+    targets = list(paths) + (library_paths() if library else [])
+    if not targets:
+        raise click.UsageError("give scenario files (or library names), or --library")
+    scenarios = []
+    invalid = False
+    for target in targets:
+        try:
+            scenarios.append(load(target))
+        except ScenarioError as error:
+            invalid = True
+            console.print(f"[red]{error.source}[/]: invalid scenario")
+            for message in error.messages:
+                console.print(f"  {message}", markup=False, highlight=False)
+    if invalid:
+        sys.exit(2)
+    if check:
+        console.print(f"{len(scenarios)} scenario file(s) valid")
+        return
+
+    from . import replay as rp
+    from .views import print_failure, print_result
+
+    results = []
+    for scenario in scenarios:
+        result = rp.replay(scenario, agentbuddy_url=agentbuddy_url, seed=seed,
+                           console=None if quiet else console)
+        results.append(result)
+        print_result(result, console, quiet=quiet)
+        if not result["passed"]:
+            print_failure(result, console)
+    if json_file:
+        document = results[0] if len(results) == 1 else {"results": results}
+        json_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if report_file:
+        from .report import render_html
+
+        report_file.write_text(render_html(results), encoding="utf-8")
+    failed = [r["scenario"] for r in results if not r["passed"]]
+    if failed:
+        console.print(f"[red]FAILED[/]: {', '.join(failed)}")
+        sys.exit(1)
+    console.print(f"[green]all {len(results)} scenario(s) passed[/]")
