@@ -18,7 +18,7 @@ __all__ = ["create_app", "MockConfig", "ClientSpec", "RetryPolicy", "state_of"]
 
 def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, sleeper=time.sleep) -> Flask:
     """Build a fake. `clock` and `sleeper` are injectable so tests control time and never wait."""
-    from . import admin, errors, observe, resources
+    from . import admin, errors, observe, ratelimit, resources, validation
     from .oauth import init_oauth, require_scope  # imported here: written by another room
 
     config = config or MockConfig()
@@ -27,8 +27,13 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, 
     state = MockState(config, clock=clock, sleeper=sleeper)
     app.extensions["mock_state"] = state
 
+    # before_request hooks run in this order, after_request hooks in reverse: the journal sees
+    # the final response, the strict check sees every header, the rate limit counts first.
     errors.init_errors(app)
     observe.init_observe(app, state)
+    validation.init_strict_responses(app, state)
+    ratelimit.init_ratelimit(app, state)
+    validation.init_validation(app, state)
     init_oauth(app, state)
     app.register_blueprint(resources.build_blueprint(state, require_scope))
     app.register_blueprint(admin.build_blueprint(state))

@@ -70,7 +70,8 @@ class MockConfig:
     refresh_token_ttl: int = 30 * 24 * 3600
     faults: str | None = None
     churn: float = 0.0  # random changes per minute, applied by a background thread
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 64 * 1024  # the contract: 64 KiB for single-contact operations
+    max_batch_body_bytes: int = 5 * 1024 * 1024  # ... and 5 MiB for batches
     clients: list[ClientSpec] = field(default_factory=default_clients)
     notification_retry: RetryPolicy = field(default_factory=RetryPolicy)
     webhook_tolerance_seconds: int = 300

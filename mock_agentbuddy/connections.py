@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 class Subscription:
     id: str
     url: str
-    events: list[str]
+    events: list[str]  # patterns: "*", "contact.*", "contact.updated"
     created_at: str
 
     def to_json(self) -> dict:
         return {"id": self.id, "url": self.url, "events": list(self.events), "created_at": self.created_at}
+
+    def wants(self, event_type: str) -> bool:
+        entity = event_type.split(".", 1)[0]
+        return any(p in ("*", event_type, f"{entity}.*") for p in self.events)
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Connection:
     client_id: str
     account_id: str
     webhook_secret: str
+    created_at: str
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
 
@@ -37,11 +42,12 @@ def webhook_secret(seed: int, client_id: str, account_id: str) -> str:
     return "whsec_" + base64.b64encode(digest).decode()
 
 
-def build_connections(seed: int, client_ids: list[str], account_ids: list[str]) -> dict[str, Connection]:
+def build_connections(seed: int, client_ids: list[str], account_ids: list[str],
+                      created_at: str) -> dict[str, Connection]:
     result: dict[str, Connection] = {}
     for client_id in client_ids:
         for account_id in account_ids:
             connection_id = f"ab_conn_{account_id.rsplit('_', 1)[-1]}_{client_id}"
             result[connection_id] = Connection(connection_id, client_id, account_id,
-                                               webhook_secret(seed, client_id, account_id))
+                                               webhook_secret(seed, client_id, account_id), created_at)
     return result

@@ -7,14 +7,13 @@ never 403, so ids of other tenants cannot be probed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
-
 from flask import Blueprint, g, request
 
 from .connections import Subscription
 from .pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, CursorError, ListQuery, Pager
 from .problems import problem
 from .responses import json_response
+from .validation import validated
 from .timeutil import iso_dt, parse_iso, to_us
 
 
@@ -27,20 +26,19 @@ class Resource:
 
 
 RESOURCES = (
-    Resource("offices", "office", "read:offices", ("parent_office_id",)),
-    Resource("agents", "agent", "read:agents", ("office_id", "role")),
+    Resource("offices", "office", "read:offices", ()),
+    Resource("agents", "agent", "read:agents", ("office_id",)),
     Resource("contacts", "contact", "read:contacts", ("office_id", "agent_id", "contact_type")),
-    Resource("properties", "property", "read:properties", ("owner_contact_id",)),
+    Resource("properties", "property", "read:properties", ()),
 )
 LIST_PARAMS = ("per_page", "cursor", "updated_since", "include_deleted")
-SUBSCRIPTION_ENTITIES = ("contact", "office", "agent", "property")
-SUBSCRIPTION_ACTIONS = ("created", "updated", "deleted")
+MAX_SUBSCRIPTIONS = 10
 
 
 class QueryError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
-        self.field = field
+        self.field = f"query.{field}"
         self.message = message
 
 
@@ -88,41 +86,46 @@ def build_blueprint(state, require_scope) -> Blueprint:
 
     @bp.get("/v1/connection", endpoint="get_connection")
     @any_token
+    @validated
     def get_connection():
         return json_response(connection_view(state, g.grant))
 
     @bp.get("/v1/subscriptions", endpoint="list_subscriptions")
     @any_token
+    @validated
     def list_subscriptions():
         connection = state.connections[g.grant.connection_id]
         with state.lock:
             data = [s.to_json() for s in connection.subscriptions.values()]
-        return json_response({"data": data})
+        return json_response({"data": data, "pagination": {"total": len(data), "per_page": MAX_SUBSCRIPTIONS,
+                                                           "next_cursor": None, "page": 1}})
 
     @bp.post("/v1/subscriptions", endpoint="create_subscription")
     @any_token
+    @validated
     def create_subscription():
-        body = request.get_json(silent=True)
-        errors = subscription_errors(body)
-        if errors:
-            return problem(422, "validation_failed", "Invalid subscription",
-                           "The subscription body does not match the contract.", errors)
+        body = request.get_json()
         connection = state.connections[g.grant.connection_id]
         with state.lock:
-            subscription = Subscription(state.next_subscription_id(), body["url"],
-                                        list(body.get("events") or ["*"]), iso_dt(state.clock.now()))
+            if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
+                return problem(422, "validation_failed", "Too many subscriptions",
+                               f"A connection has at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first.",
+                               [{"field": "/url", "message": f"at most {MAX_SUBSCRIPTIONS} subscriptions"}])
+            subscription = Subscription(state.next_subscription_id(), body["url"], list(body.get("events") or ["*"]),
+                                        iso_dt(state.clock.now()))
             connection.subscriptions[subscription.id] = subscription
         return json_response(subscription.to_json(), 201,
                              {"Location": f"/v1/subscriptions/{subscription.id}"})
 
-    @bp.delete("/v1/subscriptions/<subscription_id>", endpoint="delete_subscription")
+    @bp.delete("/v1/subscriptions/<id>", endpoint="delete_subscription")
     @any_token
-    def delete_subscription(subscription_id: str):
+    @validated
+    def delete_subscription(id: str):  # noqa: A002 - the contract names the path parameter `id`
         connection = state.connections[g.grant.connection_id]
         with state.lock:
-            removed = connection.subscriptions.pop(subscription_id, None)
+            removed = connection.subscriptions.pop(id, None)
         if removed is None:
-            return not_found("subscription", subscription_id)
+            return not_found("subscription", id)
         return "", 204
 
     return bp
@@ -133,7 +136,7 @@ def _register(bp: Blueprint, state, pager: Pager, resource: Resource, guard) -> 
         try:
             query = parse_list_query(resource)
         except QueryError as error:
-            return problem(400, "invalid_request", "Invalid query parameter", error.message,
+            return problem(400, "invalid_request", "Invalid query parameter", f"{error.field}: {error.message}",
                            [{"field": error.field, "message": error.message}])
         account_id = g.grant.account_id
         with state.lock:
@@ -142,30 +145,24 @@ def _register(bp: Blueprint, state, pager: Pager, resource: Resource, guard) -> 
                 page = pager.page(collection, query, f"{account_id}:{resource.entity}")
             except CursorError as error:
                 return problem(400, "invalid_cursor", "Invalid cursor", str(error),
-                               [{"field": "cursor", "message": str(error)}])
+                               [{"field": "query.cursor", "message": str(error)}])
             body = {"data": page.data,
                     "pagination": {"total": page.total, "per_page": page.per_page,
                                    "next_cursor": page.next_cursor}}
             return json_response(body)
 
-    def get_view(record_id: str):
+    def get_view(id: str):  # noqa: A002 - the contract names the path parameter `id`
+        record_id = id
         with state.lock:
             record = state.world.collection(g.grant.account_id, resource.entity).get(record_id)
             if record is None:
                 return not_found(resource.singular, record_id)
             return json_response(record)
 
-    bp.add_url_rule(f"/v1/{resource.entity}", f"list_{resource.entity}", guard(list_view), methods=["GET"])
-    bp.add_url_rule(f"/v1/{resource.entity}/<{resource.singular}_id>", f"get_{resource.singular}",
-                    guard(_rename(get_view, f"{resource.singular}_id")), methods=["GET"])
-
-
-def _rename(view, argument: str):
-    def renamed(**kwargs):
-        return view(kwargs[argument])
-
-    renamed.__name__ = f"{view.__name__}_{argument}"
-    return renamed
+    list_view.__name__ = f"list_{resource.entity}"
+    get_view.__name__ = f"get_{resource.singular}"
+    bp.add_url_rule(f"/v1/{resource.entity}", list_view.__name__, guard(validated(list_view)), methods=["GET"])
+    bp.add_url_rule(f"/v1/{resource.entity}/<id>", get_view.__name__, guard(validated(get_view)), methods=["GET"])
 
 
 def not_found(kind: str, record_id: str):
@@ -186,35 +183,3 @@ def connection_view(state, grant) -> dict:
         "webhook_signing_secret": connection.webhook_secret,
         "subscriptions": [s.to_json() for s in connection.subscriptions.values()],
     }
-
-
-def subscription_errors(body) -> list[dict]:
-    if not isinstance(body, dict):
-        return [{"field": "", "message": "body must be a JSON object"}]
-    errors = []
-    for name in body:
-        if name not in ("url", "events"):
-            errors.append({"field": name, "message": "unknown field"})
-    url = body.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        errors.append({"field": "url", "message": "must be an absolute http(s) URL"})
-    events = body.get("events", ["*"])
-    if not isinstance(events, list) or not events:
-        errors.append({"field": "events", "message": "must be a non-empty list of event type patterns"})
-    else:
-        for index, pattern in enumerate(events):
-            if not valid_event_pattern(pattern):
-                errors.append({"field": f"events[{index}]", "message":
-                               "must be '*', '<entity>.*' or '<entity>.<created|updated|deleted>' "
-                               f"with entity one of {', '.join(SUBSCRIPTION_ENTITIES)}"})
-    return errors
-
-
-def valid_event_pattern(pattern) -> bool:
-    if pattern == "*":
-        return True
-    if not isinstance(pattern, str) or pattern.count(".") != 1:
-        return False
-    entity, action = pattern.split(".")
-    return entity in SUBSCRIPTION_ENTITIES and (action == "*" or action in SUBSCRIPTION_ACTIONS)

@@ -11,7 +11,7 @@ from .clock import Clock
 from .config import MockConfig
 from .connections import Connection, build_connections
 from .journal import Log
-from .timeutil import to_us
+from .timeutil import iso_dt, to_us
 from .world import AgentRef, World, build_world
 
 Sleeper = Callable[[float], None]
@@ -36,7 +36,7 @@ class MockState:
                                         cfg.agents_per_account, cfg.contacts_per_account,
                                         cfg.properties_per_contact)
         self.connections: dict[str, Connection] = build_connections(
-            cfg.seed, [c.client_id for c in cfg.clients], list(self.world.accounts))
+            cfg.seed, [c.client_id for c in cfg.clients], list(self.world.accounts), iso_dt(cfg.epoch))
         self.received = Received()
         self.churn_rng = random.Random(f"churn:{cfg.seed}")
         self._last_stamp = max((coll.keys[-1][0] for account in self.world.accounts.values()
