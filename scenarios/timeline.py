@@ -167,12 +167,14 @@ class Person:
         return sorted(events, key=lambda e: e.at)
 
     def _next_link(self, category: str, day: int) -> tuple[Received, m.Link] | None:
-        """The newest received email with a link of this category, preferring links not yet clicked."""
+        """The newest received email with a link of this category, preferring links this person has
+        not clicked yet (six clicks on listings are six different properties)."""
         candidates = [r for r in reversed(self.inbox) if r.day <= day
                       and any(l.category == category for l in r.campaign.links)]
+        clicked = {url for r in self.inbox for url in r.clicked_urls}
         for received in candidates:
             for link in received.campaign.links:
-                if link.category == category and link.url not in received.clicked_urls:
+                if link.category == category and link.url not in clicked:
                     return received, link
         if candidates:
             received = candidates[0]
