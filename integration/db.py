@@ -187,8 +187,9 @@ class Tx:
         finally:
             cur.close()
 
-    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        batch = [_adapt_params(row) for row in rows]
+    def executemany(self, sql: str, rows: Iterable[Params], *, adapted: bool = False) -> None:
+        """`adapted=True` skips parameter conversion: the caller passes only str/int/float/None."""
+        batch = list(rows) if adapted else [_adapt_params(row) for row in rows]
         if not batch:
             return
         if self.dialect == "postgresql":

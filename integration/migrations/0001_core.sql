@@ -160,7 +160,16 @@ CREATE TABLE sync_state (
     last_run_at       TEXT,
     last_success_at   TEXT,
     last_error        TEXT,
+    -- set by a change notification that arrived while a sync held the lease: run again.
+    requested_at      TEXT,
     PRIMARY KEY (organization_id, entity)
+);
+
+-- One sync at a time per organization, across processes: a lease renewed at every checkpoint.
+CREATE TABLE sync_leases (
+    organization_id TEXT PRIMARY KEY REFERENCES organizations (organization_id),
+    owner           TEXT NOT NULL,
+    expires_at      TEXT NOT NULL
 );
 
 CREATE TABLE sync_runs (
