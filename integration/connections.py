@@ -262,7 +262,8 @@ def _upsert_connection(
     account = info.get("account") or {}
     agent = info.get("agent") or {}
     scopes = info.get("scopes") or tokens.scope.split()
-    secret = info.get("webhook_signing_secret")
+    # The contract calls it webhook_secret; early fakes said webhook_signing_secret.
+    secret = info.get("webhook_secret") or info.get("webhook_signing_secret")
     tx.execute(
         """INSERT INTO connections (organization_id, agentbuddy_url, account_id, account_name, agent_id,
                client_id, scopes, status, access_token_enc, refresh_token_enc, token_expires_at,
@@ -450,6 +451,8 @@ def disconnect(
     if row is None:
         raise NotConnected(organization_id, None)
     revoked_refresh = revoked_access = False
+    if row["subscription_id"] and row["access_token_enc"] and row["status"] == ACTIVE:
+        _delete_subscription(config, box.decrypt(row["access_token_enc"]), row["subscription_id"])
     if row["refresh_token_enc"] or row["access_token_enc"]:
         metadata = oauth_client.discover(config)
         if row["refresh_token_enc"]:
@@ -468,3 +471,15 @@ def disconnect(
              organization_id),
         )
     return DisconnectResult(organization_id, revoked_refresh, revoked_access)
+
+
+def _delete_subscription(config: IntegrationConfig, access_token: str, subscription_id: str) -> None:
+    """Best effort: a subscription left behind only produces notifications we will ignore."""
+    session = retrying_session(config)
+    session.headers["Authorization"] = f"Bearer {access_token}"
+    try:
+        session.delete(f"{config.api_base}/subscriptions/{subscription_id}", timeout=config.http_timeout_seconds)
+    except requests.RequestException:
+        pass
+    finally:
+        session.close()

@@ -1,0 +1,206 @@
+"""AgentBuddy change notifications: verify, find the organization, sync what changed.
+
+A notification is thin (`{"event_type": "contact.updated", "data": {"id", "updated_at"}}`), so
+we never trust it for data: it only tells us which stream to sync incrementally. Signatures
+follow Standard Webhooks with the connection's secret (the `standardwebhooks` package computes
+the signature; we compare in constant time and check the timestamp against the injected
+clock, ±`notification_tolerance_seconds`). The organization is the one whose connection's
+secret verifies the signature (narrowed by `data.account_id` when AgentBuddy sends it).
+
+`handle_change_notification` returns an HTTP status for the web layer: 2xx once the request
+was authentic and understood (even if the sync has to wait), 4xx when it will never be
+(bad signature, stale timestamp, malformed body) so AgentBuddy stops retrying.
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
+
+from standardwebhooks.webhooks import Webhook
+
+from . import connections, sync as sync_engine
+from .client import AgentBuddyClient, AgentBuddyError
+from .clock import Clock, SystemClock
+from .config import IntegrationConfig
+from .crypto import SecretBox
+from .db import Database
+from .streams import BY_EVENT_ENTITY
+
+ACTIONS = ("created", "updated", "deleted")
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    status: int  # the HTTP status to answer with
+    code: str  # synced | deferred | not_connected | invalid_signature | timestamp_out_of_tolerance | invalid_request
+    detail: str
+    organization_id: str | None = None
+    entity: str | None = None
+    summary: dict[str, Any] | None = field(default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "detail": self.detail}
+        if self.organization_id:
+            body["organization_id"] = self.organization_id
+        if self.entity:
+            body["entity"] = self.entity
+        if self.summary is not None:
+            body["summary"] = self.summary
+        return body
+
+
+class VerificationFailed(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def verify_signature(
+    secret: str, headers: Mapping[str, str], body: bytes, now: datetime, tolerance_seconds: int
+) -> None:
+    """Standard Webhooks verification against our clock; raises VerificationFailed."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    msg_id, stamp, signatures = (lowered.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    if not (msg_id and stamp and signatures):
+        raise VerificationFailed("invalid_signature", "webhook-id, webhook-timestamp and webhook-signature are required")
+    try:
+        sent_at = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
+    except (ValueError, OverflowError):
+        raise VerificationFailed("invalid_signature", "webhook-timestamp must be integer seconds since the epoch") from None
+    if abs(now - sent_at) > timedelta(seconds=tolerance_seconds):
+        raise VerificationFailed(
+            "timestamp_out_of_tolerance",
+            f"webhook-timestamp is more than {tolerance_seconds} s away from our clock",
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationFailed("invalid_request", "the body is not UTF-8") from None
+    expected = base64.b64decode(Webhook(secret).sign(msg_id, sent_at, text).split(",", 1)[1])
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version != "v1":
+            continue
+        try:
+            given = base64.b64decode(value, validate=True)
+        except ValueError:
+            continue
+        if hmac.compare_digest(expected, given):
+            return
+    raise VerificationFailed("invalid_signature", "no signature matches this connection's secret")
+
+
+def _find_organization(
+    db: Database, config: IntegrationConfig, headers: Mapping[str, str], body: bytes, now: datetime,
+    organization_id: str | None, account_id: str | None,
+) -> str:
+    box = SecretBox(config.require_token_key())
+    with db.transaction(readonly=True) as tx:
+        sql = "SELECT organization_id, account_id, webhook_secret_enc FROM connections WHERE webhook_secret_enc IS NOT NULL"
+        params: list[Any] = []
+        if organization_id:
+            sql += " AND organization_id = ?"
+            params.append(organization_id)
+        rows = tx.fetchall(sql + " ORDER BY organization_id", params)
+    if account_id:
+        rows = [r for r in rows if r["account_id"] == account_id] or rows
+    failure: VerificationFailed | None = None
+    for row in rows:
+        try:
+            verify_signature(box.decrypt(row["webhook_secret_enc"]), headers, body, now,
+                             config.notification_tolerance_seconds)
+            return row["organization_id"]
+        except VerificationFailed as exc:
+            if exc.code != "invalid_signature":
+                raise  # a stale timestamp is stale under every secret
+            failure = exc
+    raise failure or VerificationFailed("invalid_signature", "no connection's secret verifies this notification")
+
+
+def handle_change_notification(
+    db: Database,
+    config: IntegrationConfig,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    organization_id: str | None = None,
+    clock: Clock | None = None,
+    client: AgentBuddyClient | None = None,
+    inline: bool = True,
+) -> NotificationResult:
+    """Verify a change notification and sync the stream it names.
+
+    With `inline=False` (or when a sync is already running, or AgentBuddy is unavailable) the
+    stream is only marked as requested; the scheduler picks it up on its next tick.
+    """
+    clock = clock or SystemClock()
+    now = clock.now()
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    account_id = None
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+        account_id = payload["data"].get("account_id")
+    try:
+        org = _find_organization(db, config, headers, body, now, organization_id, account_id)
+    except VerificationFailed as exc:
+        return NotificationResult(400 if exc.code == "invalid_request" else 401, exc.code, exc.detail)
+
+    event_type = payload.get("event_type") if isinstance(payload, dict) else None
+    entity, _, action = (event_type or "").partition(".")
+    stream = BY_EVENT_ENTITY.get(entity)
+    if stream is None or action not in ACTIONS or not isinstance(payload.get("data"), dict):
+        return NotificationResult(400, "invalid_request", f"unsupported or malformed notification {event_type!r}", org)
+
+    connection = connections.get_connection(db, org)
+    if connection is None or connection.status != connections.ACTIVE:
+        status = connection.status if connection else "missing"
+        return NotificationResult(202, "not_connected", f"connection is {status}; nothing synced", org, stream.name)
+    if not inline:
+        sync_engine.request_sync(db, org, stream.name, clock)
+        return NotificationResult(202, "deferred", "sync requested", org, stream.name)
+    try:
+        summary = sync_engine.sync(db, config, org, entities=[stream.name], client=client, clock=clock)
+    except sync_engine.SyncBusy:
+        sync_engine.request_sync(db, org, stream.name, clock)
+        return NotificationResult(202, "deferred", "a sync is running; it will pass over this stream again", org,
+                                  stream.name)
+    except (AgentBuddyError, connections.NotConnected) as exc:
+        sync_engine.request_sync(db, org, stream.name, clock)
+        return NotificationResult(202, "deferred", f"sync postponed: {exc}", org, stream.name)
+    return NotificationResult(200, "synced", f"{stream.name} synced", org, stream.name, summary.to_dict())
+
+
+# ----------------------------------------------------------------------------- subscriptions
+
+def subscribe(
+    db: Database, config: IntegrationConfig, organization_id: str, url: str, *, clock: Clock | None = None
+) -> str:
+    """Register (or re-register) our notification URL at AgentBuddy; returns the subscription id."""
+    clock = clock or SystemClock()
+    session = connections.authorized_session(db, config, organization_id, clock=clock)
+    api = connections.config_for(db, config, organization_id).api_base
+    connection = connections.get_connection(db, organization_id)
+    try:
+        if connection and connection.subscription_id:
+            session.delete(f"{api}/subscriptions/{connection.subscription_id}", timeout=config.http_timeout_seconds)
+        response = session.post(f"{api}/subscriptions", json={"url": url}, timeout=config.http_timeout_seconds)
+    finally:
+        session.close()
+    if response.status_code != 201:
+        from .client import error_from_response
+
+        raise error_from_response(response)
+    subscription_id = response.json()["id"]
+    with db.transaction() as tx:
+        tx.execute(
+            "UPDATE connections SET subscription_id = ?, updated_at = ? WHERE organization_id = ?",
+            (subscription_id, clock.now(), organization_id),
+        )
+    return subscription_id
