@@ -11,7 +11,9 @@ is only the policy of delivery:
 * 408, 409, 425, 429, 5xx, timeouts and connection errors: retry. A `Retry-After` is honoured
   for the message and pauses the whole connection for this worker (other claimed messages for
   it go back to the queue untouched instead of hitting a rate limiter one by one).
-* 401 on the push API: refresh the token once and resend; 401 again is permanent.
+* 401 on the push API: the bearer session refreshes the token once and resends; 401 again is
+  permanent. No connection (disconnected, needs re-auth): retried on schedule, so a reconnect
+  within the retry window loses nothing.
 * Any other 4xx: dead at once (it will never succeed); after the last scheduled attempt: dead.
 """
 from __future__ import annotations
@@ -27,8 +29,10 @@ from typing import Any, Callable, Protocol
 import requests
 from standardwebhooks import Webhook
 
-from integration import outbox, wire
+from integration import connections, outbox, wire
 from integration.clock import Clock
+from integration.config import IntegrationConfig
+from integration.connections import NotConnected
 from integration.db import Database
 from integration.outbox import ClaimPolicy, Doorbell, Message
 from integration.retry_schedule import RetrySchedule, parse_retry_after
@@ -58,7 +62,7 @@ class Endpoints(Protocol):
 
     def api_base(self, connection_id: str) -> str: ...
     def webhook_secret(self, connection_id: str) -> str: ...
-    def bearer_session(self, connection_id: str, *, refresh: bool = False) -> requests.Session: ...
+    def bearer_session(self, connection_id: str) -> requests.Session: ...
 
 
 class Transport(Protocol):
@@ -90,14 +94,18 @@ class WebhookTransport:
     def send(self, message: Message, now: datetime) -> Outcome:
         request = wire.webhook_request(message)
         body = _body(request)
-        signature = Webhook(self._endpoints.webhook_secret(message.connection_id)).sign(message.id, now, body)
+        try:
+            secret = self._endpoints.webhook_secret(message.connection_id)
+            url = self._endpoints.api_base(message.connection_id) + request.path
+        except NotConnected as exc:
+            return Outcome(None, f"not connected: {exc}")
+        signature = Webhook(secret).sign(message.id, now, body)
         headers = {
             "content-type": "application/json",
             "webhook-id": message.id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signature,
         }
-        url = self._endpoints.api_base(message.connection_id) + request.path
         try:
             response = self._session.request(request.method, url, data=body.encode(), headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
@@ -106,7 +114,11 @@ class WebhookTransport:
 
 
 class PushTransport:
-    """Option B: the write API with the connection's bearer token; Idempotency-Key = message id."""
+    """Option B: the write API with the connection's bearer token; Idempotency-Key = message id.
+
+    The bearer session refreshes the token once on a 401 and resends (`connections.ConnectionAuth`);
+    a 401 that survives the refresh means access was revoked, which retrying cannot fix.
+    """
 
     def __init__(self, endpoints: Endpoints, timeout: float = 10.0) -> None:
         self._endpoints = endpoints
@@ -114,16 +126,8 @@ class PushTransport:
 
     def send(self, message: Message, now: datetime) -> Outcome:
         request = wire.push_request(message)
-        outcome = self._send(message, request, now, refresh=False)
-        if outcome.status == 401:
-            outcome = self._send(message, request, now, refresh=True)
-            if outcome.status == 401:
-                return Outcome(401, f"401 after a token refresh: {outcome.error}")
-        return outcome
-
-    def _send(self, message: Message, request: wire.Request, now: datetime, *, refresh: bool) -> Outcome:
         try:
-            session = self._endpoints.bearer_session(message.connection_id, refresh=refresh)
+            session = self._endpoints.bearer_session(message.connection_id)
             url = self._endpoints.api_base(message.connection_id) + request.path
             response = session.request(
                 request.method, url, data=_body(request).encode(), timeout=self._timeout,
@@ -131,7 +135,44 @@ class PushTransport:
             )
         except requests.RequestException as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
+        except NotConnected as exc:
+            return Outcome(None, f"not connected: {exc}")
         return _outcome(response, now)
+
+
+class StoredEndpoints:
+    """`Endpoints` from the stored connections (connection id = organization id), cached per worker."""
+
+    def __init__(self, db: Database, config: IntegrationConfig, clock: Clock) -> None:
+        self._db, self._config, self._clock = db, config, clock
+        self._bases: dict[str, str] = {}
+        self._secrets: dict[str, str] = {}
+        self._sessions: dict[str, requests.Session] = {}
+
+    def api_base(self, connection_id: str) -> str:
+        if connection_id not in self._bases:
+            self._bases[connection_id] = connections.config_for(self._db, self._config, connection_id).api_base
+        return self._bases[connection_id]
+
+    def webhook_secret(self, connection_id: str) -> str:
+        if connection_id not in self._secrets:
+            self._secrets[connection_id] = connections.webhook_secret(self._db, self._config, connection_id)
+        return self._secrets[connection_id]
+
+    def bearer_session(self, connection_id: str) -> requests.Session:
+        if connection_id not in self._sessions:
+            config = connections.config_for(self._db, self._config, connection_id)
+            tokens = connections.TokenSource(self._db, config, connection_id, self._clock)
+            session = requests.Session()  # no transport retries: the outbox schedule is the retry policy
+            session.auth = connections.ConnectionAuth(tokens)
+            self._sessions[connection_id] = session
+        return self._sessions[connection_id]
+
+    def forget(self, connection_id: str) -> None:
+        """Drop cached secrets/sessions (after a reconnect or a signature rejection)."""
+        self._bases.pop(connection_id, None)
+        self._secrets.pop(connection_id, None)
+        self._sessions.pop(connection_id, None)
 
 
 @dataclass

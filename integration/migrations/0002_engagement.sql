@@ -3,11 +3,13 @@
 -- Portable subset (see integration/db.py): TEXT timestamps (fixed-width UTC), TEXT JSON,
 -- INTEGER booleans, qmark placeholders. Every row carries organization_id.
 
--- A campaign as Broadcast knows it; names travel with every event (5.1 campaign_name).
+-- A campaign as Broadcast knows it; names travel with every event (5.1 campaign_name), the
+-- kind tag (market_update, listing, ...) feeds the content signals of section 6.
 CREATE TABLE campaigns (
     organization_id TEXT NOT NULL,
     id TEXT NOT NULL,
     name TEXT NOT NULL,
+    kind TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (organization_id, id)
 );

@@ -1,0 +1,159 @@
+"""Reading and writing derived engagement: activity state, 5.2 metrics, 5.3 scores, baselines.
+
+Shared by real-time ingest (a few contacts per transaction) and the daily re-score (every
+contact, set-based): both go through these functions so a score means the same thing whichever
+path wrote it. Writes are `executemany` upserts; reads are one `IN (...)` query per 500 ids or
+one scan per organization.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from integration.db import Tx, from_json, parse_ts, placeholders, to_json
+from integration.engagement import AccountBaseline, ContactActivity, EngagementMetrics
+
+SCORE_FIELDS = ("propensity_score", "propensity_category", "seller_likelihood", "buyer_activity_score",
+                "recommended_action")
+_CHUNK = 500
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start:start + _CHUNK])
+
+
+def delivers_to_agentbuddy(tx: Tx, org: str) -> bool:
+    """Queue for AgentBuddy only when the organization has a connection it has not disconnected."""
+    status = tx.fetchval("SELECT status FROM connections WHERE organization_id = ?", (org,))
+    return status is not None and status != "disconnected"
+
+
+def contact_rows(tx: Tx, org: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for row in tx.fetchall(
+            f"SELECT id, contact_type, email_status, deleted_at FROM contacts WHERE organization_id = ?"
+            f" AND id IN ({placeholders(len(chunk))})", (org, *chunk),
+        ):
+            found[row["id"]] = row
+    return found
+
+
+def load_activities(tx: Tx, org: str, ids: Sequence[str], now: datetime, *, lock: bool = False) -> dict[str, ContactActivity]:
+    """The contacts' activity (a fresh one when none is stored).
+
+    With `lock`, rows are created if missing and locked (`FOR UPDATE` on PostgreSQL) so two
+    concurrent ingests for one contact serialise instead of losing an update.
+    """
+    if lock:
+        empty = to_json(ContactActivity().to_dict())
+        tx.executemany(
+            "INSERT INTO contact_activity (organization_id, contact_id, state, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (organization_id, contact_id) DO NOTHING",
+            [(org, contact_id, empty, now) for contact_id in ids],
+        )
+    suffix = " FOR UPDATE" if lock and tx.dialect == "postgresql" else ""
+    out: dict[str, ContactActivity] = {}
+    for chunk in _chunks(ids):
+        for row in tx.fetchall(
+            f"SELECT contact_id, state FROM contact_activity WHERE organization_id = ?"
+            f" AND contact_id IN ({placeholders(len(chunk))}) ORDER BY contact_id{suffix}", (org, *chunk),
+        ):
+            out[row["contact_id"]] = ContactActivity.from_dict(from_json(row["state"]))
+    for contact_id in ids:
+        activity = out.setdefault(contact_id, ContactActivity(contact_id))
+        if activity.contact_id is None:
+            activity.contact_id = contact_id
+    return out
+
+
+def save_activities(tx: Tx, org: str, activities: dict[str, ContactActivity], now: datetime) -> None:
+    tx.executemany(
+        "INSERT INTO contact_activity (organization_id, contact_id, state, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (organization_id, contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        [(org, contact_id, to_json(activity.to_dict()), now) for contact_id, activity in activities.items()],
+    )
+
+
+def load_baseline(tx: Tx, org: str) -> AccountBaseline:
+    row = tx.fetchone("SELECT state FROM account_baselines WHERE organization_id = ?", (org,))
+    if row is None:
+        return AccountBaseline.default()
+    state = from_json(row["state"])
+    return AccountBaseline(float(state["open_rate"]), float(state["click_rate"]), int(state.get("delivered", 0)))
+
+
+def save_baseline(tx: Tx, org: str, baseline: AccountBaseline, now: datetime) -> None:
+    state = {"open_rate": baseline.open_rate, "click_rate": baseline.click_rate, "delivered": baseline.delivered}
+    tx.execute(
+        "INSERT INTO account_baselines (organization_id, state, computed_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (organization_id) DO UPDATE SET state = excluded.state, computed_at = excluded.computed_at",
+        (org, to_json(state), now),
+    )
+
+
+def current_scores(tx: Tx, org: str, ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Stored 5.3 rows by contact (all of the organization's when `ids` is None)."""
+    columns = "contact_id, " + ", ".join(SCORE_FIELDS)
+    if ids is None:
+        return {r["contact_id"]: r for r in tx.fetchall(f"SELECT {columns} FROM contact_scores WHERE organization_id = ?", (org,))}
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for row in tx.fetchall(
+            f"SELECT {columns} FROM contact_scores WHERE organization_id = ? AND contact_id IN ({placeholders(len(chunk))})",
+            (org, *chunk),
+        ):
+            out[row["contact_id"]] = row
+    return out
+
+
+def score_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """A score is news when anything AgentBuddy shows changed (not merely its timestamp)."""
+    if old is None:
+        return True
+    return any(old.get(name) != new.get(name) for name in SCORE_FIELDS)
+
+
+def write_scores(tx: Tx, org: str, payloads: Sequence[dict[str, Any]], reason: str) -> None:
+    """Upsert the latest 5.3 rows and append them to the score history."""
+    if not payloads:
+        return
+    rows = [
+        (org, p["contact_id"], p["propensity_score"], p["propensity_category"], p["seller_likelihood"],
+         p["buyer_activity_score"], p["recommended_action"], to_json(p["contributing_factors"]), parse_ts(p["score_updated_at"]))
+        for p in payloads
+    ]
+    tx.executemany(
+        "INSERT INTO contact_scores (organization_id, contact_id, propensity_score, propensity_category,"
+        " seller_likelihood, buyer_activity_score, recommended_action, contributing_factors, score_updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, contact_id) DO UPDATE SET"
+        " propensity_score = excluded.propensity_score, propensity_category = excluded.propensity_category,"
+        " seller_likelihood = excluded.seller_likelihood, buyer_activity_score = excluded.buyer_activity_score,"
+        " recommended_action = excluded.recommended_action, contributing_factors = excluded.contributing_factors,"
+        " score_updated_at = excluded.score_updated_at",
+        rows,
+    )
+    tx.executemany(
+        "INSERT INTO score_history (organization_id, contact_id, propensity_score, propensity_category,"
+        " seller_likelihood, buyer_activity_score, reason, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r[0], r[1], r[2], r[3], r[4], r[5], reason, r[8]) for r in rows],
+    )
+
+
+def upsert_metrics(tx: Tx, org: str, rows: Sequence[tuple[str, EngagementMetrics]], now: datetime) -> None:
+    tx.executemany(
+        "INSERT INTO contact_metrics (organization_id, contact_id, total_emails_sent, total_opens, total_clicks,"
+        " open_rate, click_rate, last_email_sent_at, last_opened_at, last_clicked_at, engagement_trend, computed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, contact_id) DO UPDATE SET"
+        " total_emails_sent = excluded.total_emails_sent, total_opens = excluded.total_opens,"
+        " total_clicks = excluded.total_clicks, open_rate = excluded.open_rate, click_rate = excluded.click_rate,"
+        " last_email_sent_at = excluded.last_email_sent_at, last_opened_at = excluded.last_opened_at,"
+        " last_clicked_at = excluded.last_clicked_at, engagement_trend = excluded.engagement_trend,"
+        " computed_at = excluded.computed_at",
+        [
+            (org, contact_id, m.total_emails_sent, m.total_opens, m.total_clicks, m.open_rate, m.click_rate,
+             m.last_email_sent_at, m.last_opened_at, m.last_clicked_at, m.engagement_trend, now)
+            for contact_id, m in rows
+        ],
+    )
