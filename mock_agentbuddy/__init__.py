@@ -18,7 +18,7 @@ __all__ = ["create_app", "MockConfig", "ClientSpec", "RetryPolicy", "state_of"]
 
 def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, sleeper=time.sleep) -> Flask:
     """Build a fake. `clock` and `sleeper` are injectable so tests control time and never wait."""
-    from . import admin, errors, observe, ratelimit, resources, ui, validation
+    from . import admin, errors, inbound, observe, ratelimit, resources, ui, validation
     from .oauth import init_oauth, require_scope  # imported here: written by another room
 
     config = config or MockConfig()
@@ -36,6 +36,7 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, 
     validation.init_validation(app, state)
     init_oauth(app, state)
     app.register_blueprint(resources.build_blueprint(state, require_scope))
+    app.register_blueprint(inbound.build_blueprint(state, require_scope))
     app.register_blueprint(admin.build_blueprint(state))
     app.register_blueprint(ui.build_blueprint(state))
     return app

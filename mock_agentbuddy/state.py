@@ -88,7 +88,8 @@ class Received:
     """Dedup and idempotency memory for inbound data (webhooks and the push API)."""
 
     def __init__(self) -> None:
-        self.webhook_ids: set[tuple[str, str]] = set()  # (connection id, webhook-id)
+        # (connection id, "webhook-id" | "idempotency-key", value) -> the first answer
+        self.webhook_ids: dict[tuple[str, str, str], dict] = {}
         self.event_ids: set[tuple[str, str]] = set()  # (account id, event_id)
         # (scope, key) -> (body fingerprint, status, body)
         self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
