@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from integration.engagement.activity import ContactActivity
-from integration.engagement.events import EngagementEvent, natural_event_id
+from integration.engagement import AccountBaseline, ContactActivity, EngagementEvent, natural_event_id, prepare, score
 
 from . import model as m
 from .generator import PLANTED_INTENT, Population
 from .timeline import SimEvent
 
 CATEGORIES = ("hot", "warm", "cool", "cold")
+INTENT_THRESHOLD = 80  # the 'hot' band, applied to seller_likelihood / buyer_activity_score
 
 
 def to_engagement_event(event: SimEvent, campaign: m.Campaign) -> EngagementEvent:
@@ -47,37 +47,49 @@ class Scored:
 
 
 Scorer = Callable[[ContactActivity, m.Contact, datetime], dict[str, Any]]
+BASELINE_SAMPLE = 2000
 
 
-def integration_scorer() -> Scorer:
+def integration_scorer(baseline: AccountBaseline | None = None) -> Scorer:
     """The integration's own scorer, adapted to (activity, contact, as_of) -> 5.3 fields."""
-    from integration.engagement import scoring  # noqa: PLC0415 - the room may land after us
+    baseline = baseline or AccountBaseline.default()
 
-    def score(activity: ContactActivity, contact: m.Contact, as_of: datetime) -> dict[str, Any]:
-        result = scoring.score_contact(activity, as_of=as_of, contact=_contact_facts(contact))
-        return result.to_contract() if hasattr(result, "to_contract") else dict(result)
+    def scorer(activity: ContactActivity, contact: m.Contact, as_of: datetime) -> dict[str, Any]:
+        return score(activity, contact.type, baseline, as_of).to_contract()
 
-    return score
+    return scorer
 
 
-def _contact_facts(contact: m.Contact) -> dict[str, Any]:
-    return {"id": contact.id, "contact_type": contact.type, "ownership_years": contact.ownership_years,
-            "tags": list(contact.tags)}
+def activities(population: Population, limit: int | None = None) -> Iterator[tuple[m.Contact, ContactActivity, int]]:
+    """Each person's activity after all their events went through `prepare` + `apply`."""
+    campaigns = {c.id: c for c in population.scenario().campaigns}
+    for n, (contact, events) in enumerate(population.people(), start=1):
+        if limit is not None and n > limit:
+            return
+        activity = ContactActivity(contact.id)
+        applied = 0
+        for event in events:
+            activity.apply(prepare(to_engagement_event(event, campaigns[event.campaign_id])))
+            applied += 1
+        yield contact, activity, applied
+
+
+def population_baseline(population: Population, sample: int = BASELINE_SAMPLE) -> AccountBaseline:
+    """The account's average rates, as the pipeline computes them, from the first `sample` people.
+
+    People are drawn independently, so a prefix is a fair sample; holding every activity of a
+    100,000-person account in memory just for two averages would not be.
+    """
+    return AccountBaseline.from_activities((a for _, a, _ in activities(population, sample)), population.as_of)
 
 
 def score_population(population: Population, scorer: Scorer | None = None,
                      progress: Callable[[int], None] | None = None,
                      tally: dict[str, int] | None = None) -> Iterator[Scored]:
     """Each person's score at `as_of`; `tally["events"]` counts the events streamed through."""
-    scorer = scorer or integration_scorer()
-    campaigns = {c.id: c for c in population.scenario().campaigns}
+    scorer = scorer or integration_scorer(population_baseline(population))
     as_of = population.as_of
-    for n, (contact, events) in enumerate(population.people(), start=1):
-        activity = ContactActivity(contact.id)
-        applied = 0
-        for event in events:
-            activity.apply(to_engagement_event(event, campaigns[event.campaign_id]))
-            applied += 1
+    for n, (contact, activity, applied) in enumerate(activities(population), start=1):
         if tally is not None:
             tally["events"] = tally.get("events", 0) + applied
         fields = scorer(activity, contact, as_of)
@@ -130,6 +142,7 @@ class Evaluation:
     separation: Separation
     by_archetype: dict[str, Distribution]
     machine_hot: int  # privacy-proxy openers and bot-clicked contacts rated hot: should be 0
+    intent: Separation  # seller_likelihood / buyer_activity_score >= 80 as the detector instead
 
     def to_json(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), sort_keys=True))
@@ -144,7 +157,8 @@ def evaluate(scored: Iterable[Scored], population: Population, tally: dict[str, 
     by_arch: dict[str, tuple[list[int], list[str]]] = {}
     planted = hot = tp = machine_hot = 0
     per_intent = {kind: {"planted": 0, "hot": 0} for kind in ("seller", "buyer")}
-    hot_by_signal = {"seller": 0, "buyer": 0}
+    intent_counts = {"flagged": 0, "true_positives": 0}
+    intent_rows = {kind: {"planted": 0, "hot": 0} for kind in ("seller", "buyer")}
     for s in scored:
         scores, cats = by_arch.setdefault(s.archetype, ([], []))
         scores.append(s.propensity_score)
@@ -159,17 +173,28 @@ def evaluate(scored: Iterable[Scored], population: Population, tally: dict[str, 
             tp += is_hot
         if is_hot and s.archetype in ("privacy_proxy_opener", "bot_clicker"):
             machine_hot += 1
-        if is_hot:
-            leaning = "seller" if (s.seller_likelihood or 0) >= (s.buyer_activity_score or 0) else "buyer"
-            hot_by_signal[leaning] += 1
+        seller_flag = (s.seller_likelihood or 0) >= INTENT_THRESHOLD
+        buyer_flag = (s.buyer_activity_score or 0) >= INTENT_THRESHOLD
+        if seller_flag or buyer_flag:
+            intent_counts["flagged"] += 1
+            intent_counts["true_positives"] += bool(intent)
+        if intent:
+            intent_rows[intent]["planted"] += 1
+            intent_rows[intent]["hot"] += seller_flag if intent == "seller" else buyer_flag
     for intent, row in per_intent.items():
         row["recall"] = _ratio(row["hot"], row["planted"])
     separation = Separation(planted, hot, tp, _ratio(tp, hot), _ratio(tp, planted), per_intent)
+    flagged, flagged_tp = intent_counts["flagged"], intent_counts["true_positives"]
+    for row in intent_rows.values():
+        row["recall"] = _ratio(row["hot"], row["planted"])
+    intent = Separation(planted, flagged, flagged_tp, _ratio(flagged_tp, flagged), _ratio(flagged_tp, planted),
+                        intent_rows)
     return Evaluation(
         contacts=sum(len(v[0]) for v in by_arch.values()), seed=population.seed, days=population.days,
         as_of=population.as_of.isoformat().replace("+00:00", "Z"), events=(tally or {}).get("events", 0),
         separation=separation,
         by_archetype={a: Distribution.of(*by_arch[a]) for a in sorted(by_arch)}, machine_hot=machine_hot,
+        intent=intent,
     )
 
 
@@ -193,15 +218,24 @@ def render(evaluation: Evaluation, console=None) -> None:
                   f"{sep.hot} hot in all)")
     for intent, row in sep.per_intent.items():
         console.print(f"  planted {intent}s: {row['hot']} of {row['planted']} hot (recall {_pct(row['recall'])})")
+    it = evaluation.intent
+    console.print(f"seller_likelihood or buyer_activity_score >= {INTENT_THRESHOLD} as the detector: precision "
+                  f"[bold]{_pct(it.precision)}[/], recall [bold]{_pct(it.recall)}[/] ({it.true_positives} of "
+                  f"{it.planted} planted; {it.hot} flagged in all)")
+    for intent, row in it.per_intent.items():
+        score_name = "seller_likelihood" if intent == "seller" else "buyer_activity_score"
+        console.print(f"  planted {intent}s: {row['hot']} of {row['planted']} with {score_name} >= "
+                      f"{INTENT_THRESHOLD} (recall {_pct(row['recall'])})")
     console.print(f"machine-only engagement rated hot: [bold]{evaluation.machine_hot}[/] (privacy-proxy openers, bot-clicked)")
     table = Table(title="Propensity score by archetype")
     for column in ("archetype", "n", "min", "p25", "median", "p75", "max", "hot", "warm", "cool", "cold"):
-        table.add_column(column, justify="left" if column == "archetype" else "right")
+        table.add_column(column, justify="left" if column == "archetype" else "right", no_wrap=True)
     for name, d in evaluation.by_archetype.items():
-        planted = " (planted)" if name in PLANTED_INTENT else ""
+        planted = " *" if name in PLANTED_INTENT else ""
         table.add_row(name + planted, str(d.n), str(d.min), f"{d.p25:g}", f"{d.median:g}", f"{d.p75:g}", str(d.max),
                       *(str(d.categories[c]) for c in CATEGORIES))
     console.print(table)
+    console.print("* planted intent (surging sellers, active buyers)")
 
 
 def _pct(value: float | None) -> str:
