@@ -386,15 +386,15 @@ class ConnectionAuth(requests.auth.AuthBase):
         return request
 
     def _on_response(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        if response.status_code != 401 or getattr(response.request, "_ab_retried", False):
-            if response.status_code == 401:
-                self.tokens.mark_needs_reauth("AgentBuddy rejected a freshly refreshed access token (revoked?)")
+        """Raises NotConnected when AgentBuddy no longer accepts this connection."""
+        if response.status_code != 401:
             return response
+        if getattr(response.request, "_ab_retried", False):
+            reason = "AgentBuddy rejected a freshly refreshed access token (access revoked?)"
+            self.tokens.mark_needs_reauth(reason)
+            raise NotConnected(self.tokens.organization_id, NEEDS_REAUTH, reason)
         stale = self.tokens._row()["access_token_enc"]
-        try:
-            token = self.tokens.refresh(stale=stale)
-        except NotConnected:
-            return response
+        token = self.tokens.refresh(stale=stale)
         response.content  # drain so the connection can be reused
         response.close()
         retry = response.request.copy()
