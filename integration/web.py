@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from integration import ingest
+from integration import ingest, ui
 from integration.clock import Clock, SystemClock
 from integration.config import IntegrationConfig
 from integration.db import Database
@@ -92,7 +92,13 @@ def agentbuddy_notification() -> Response:
     from integration.notifications import handle_change_notification
 
     rt = runtime()
-    return handle_change_notification(rt.db, rt.config, rt.clock, request)
+    result = handle_change_notification(rt.db, rt.config, dict(request.headers), request.get_data(cache=False),
+                                        clock=rt.clock)
+    if result.status >= 400:
+        return problem(result.status, result.code, result.detail)
+    response = jsonify(result.to_json())
+    response.status_code = result.status
+    return response
 
 
 health = Blueprint("health", __name__)
@@ -117,7 +123,7 @@ def create_app(
     app = Flask("integration")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["integration"] = Runtime(config, db, clock or SystemClock(), doorbell or Doorbell())
-    for blueprint in (providers, notifications, health):
+    for blueprint in (providers, notifications, health, ui.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(HTTPException)

@@ -185,3 +185,14 @@ class Resend:
 def resend(clock: ManualClock) -> Resend:
     return Resend(clock)
 
+
+
+@pytest.fixture(scope="session")
+def contract_schema():
+    """`contract_schema("BatchWebhook").validate(body)`: bodies are checked against the contract itself."""
+    from contract import load_spec
+    from harness.lint import schema_pointer, schema_registry, validator_for
+
+    spec = load_spec()
+    registry = schema_registry(spec)
+    return lambda name: validator_for(spec, schema_pointer(spec, name), registry)

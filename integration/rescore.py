@@ -1,0 +1,107 @@
+"""The daily batch re-score (spec 8 "Daily Batch", Phase 4 "scores update within 24 hours").
+
+Real-time ingest re-scores a contact when an event arrives; this pass catches everything time
+alone changes (a hot contact who went quiet cools down, trends shift as windows slide) and keeps
+AgentBuddy's 5.2 metrics and 5.4 campaigns fresh. Account baseline first (the average every base
+score compares against), then every contact from its stored activity — no event log replay.
+
+Set-based: one read of contacts, one of activities, one of current scores; `executemany` writes;
+changed contacts go to AgentBuddy as `engagement.batch_update` messages of up to
+`batch_size` updates (Appendix B), each carrying propensity + engagement_metrics + campaigns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from integration import engagement_store as store
+from integration import outbox
+from integration.clock import Clock
+from integration.db import Database, from_json, parse_ts
+from integration.engagement import (AccountBaseline, ContactActivity, campaign_participation, engagement_metrics,
+                                    score)
+
+MAX_CAMPAIGNS = 100  # the contract's limit per update
+
+
+@dataclass
+class RescoreSummary:
+    organization_id: str
+    contacts: int = 0
+    scored: int = 0
+    changed: int = 0
+    messages: int = 0
+    baseline_open_rate: float = 0.0
+    baseline_click_rate: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) -> RescoreSummary:
+    now = clock.now()
+    summary = RescoreSummary(org)
+    with db.transaction() as tx:
+        contacts = {r["id"]: r for r in tx.fetchall(
+            "SELECT id, contact_type FROM contacts WHERE organization_id = ? AND deleted_at IS NULL", (org,))}
+        activities: dict[str, ContactActivity] = {}
+        for row in tx.fetchall("SELECT contact_id, state FROM contact_activity WHERE organization_id = ?", (org,)):
+            if row["contact_id"] in contacts:
+                activities[row["contact_id"]] = ContactActivity.from_dict(from_json(row["state"]))
+        baseline = AccountBaseline.from_activities(activities.values(), now)
+        store.save_baseline(tx, org, baseline, now)
+        old = store.current_scores(tx, org)
+        summary.contacts = len(contacts)
+        summary.baseline_open_rate, summary.baseline_click_rate = baseline.open_rate, baseline.click_rate
+
+        changed: list[dict[str, Any]] = []
+        metrics_rows = []
+        updates: list[dict[str, Any]] = []
+        for contact_id, contact in contacts.items():
+            activity = activities.get(contact_id) or ContactActivity(contact_id)
+            propensity = score(activity, contact["contact_type"], baseline, now).to_contract(contact_id)
+            summary.scored += 1
+            metrics = None
+            if contact_id in activities:
+                metrics = engagement_metrics(activity, now)
+                metrics_rows.append((contact_id, metrics))
+            if not store.score_changed(old.get(contact_id), propensity):
+                continue
+            changed.append(propensity)
+            updates.append(_update(contact_id, propensity, metrics, activity))
+        store.upsert_metrics(tx, org, metrics_rows, now)
+        store.write_scores(tx, org, changed, "daily_rescore")
+        summary.changed = len(changed)
+        if updates and store.delivers_to_agentbuddy(tx, org):
+            outbox.drop_superseded_propensity(tx, org, [u["contact_id"] for u in updates])
+            rows = [
+                {"organization_id": org, "connection_id": org, "kind": "batch",
+                 "payload": {"updates": updates[start:start + batch_size]}}
+                for start in range(0, len(updates), batch_size)
+            ]
+            outbox.enqueue_many(tx, rows, now)
+            summary.messages = len(rows)
+    return summary
+
+
+def _update(contact_id: str, propensity: dict[str, Any], metrics: Any, activity: ContactActivity) -> dict[str, Any]:
+    update = dict(propensity)
+    if metrics is not None:
+        update["engagement_metrics"] = {k: v for k, v in metrics.to_contract().items() if k != "contact_id"}
+        campaigns = [c.to_contract() for c in campaign_participation(activity)[:MAX_CAMPAIGNS]]
+        if campaigns:
+            for campaign in campaigns:
+                if campaign.get("name") is None:
+                    campaign.pop("name")
+            update["campaigns"] = campaigns
+    return update
+
+
+def due_for_rescore(db: Database, org: str, now: datetime, interval_hours: float = 24) -> bool:
+    """True when the organization's baseline (written by every re-score) is older than the interval."""
+    with db.transaction(readonly=True) as tx:
+        stamp = tx.fetchval("SELECT computed_at FROM account_baselines WHERE organization_id = ?", (org,))
+    if stamp is None:
+        return True
+    return (now - parse_ts(stamp)).total_seconds() >= interval_hours * 3600
