@@ -18,7 +18,7 @@ __all__ = ["create_app", "MockConfig", "ClientSpec", "RetryPolicy", "state_of"]
 
 def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, sleeper=time.sleep) -> Flask:
     """Build a fake. `clock` and `sleeper` are injectable so tests control time and never wait."""
-    from . import admin, errors, inbound, observe, ratelimit, resources, ui, validation
+    from . import admin, errors, faults, inbound, observe, ratelimit, resources, ui, validation
     from .oauth import init_oauth, require_scope  # imported here: written by another room
 
     config = config or MockConfig()
@@ -34,6 +34,7 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, 
     validation.init_strict_responses(app, state)
     ratelimit.init_ratelimit(app, state)
     validation.init_validation(app, state)
+    faults.init_faults(app, state)
     init_oauth(app, state)
     app.register_blueprint(resources.build_blueprint(state, require_scope))
     app.register_blueprint(inbound.build_blueprint(state, require_scope))

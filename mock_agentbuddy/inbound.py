@@ -36,7 +36,9 @@ def build_blueprint(state, require_scope) -> Blueprint:
 
     @bp.after_request
     def record(response):
-        info = g.get("inbound") or {}
+        info = g.get("inbound") or {"webhook_id": request.headers.get("webhook-id"), "connection_id": None,
+                                    "signature": "not_checked", "duplicate": False, "applied": False,
+                                    "idempotency_key": request.headers.get("Idempotency-Key")}
         grant = g.get("grant")
         body = request.get_data(cache=True)
         try:
@@ -45,7 +47,7 @@ def build_blueprint(state, require_scope) -> Blueprint:
             payload = body[:2000].decode("utf-8", "replace")
         state.inbound.append({
             "time": iso_dt(state.clock.now()), "method": request.method, "path": request.path,
-            "operation_id": g.get("operation_id"), "status": response.status_code,
+            "operation_id": g.get("operation_id"), "status": response.status_code, "fault": g.get("fault"),
             **info, "connection_id": info.get("connection_id") or (grant.connection_id if grant else None),
             "payload": payload,
         })

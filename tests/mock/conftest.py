@@ -135,3 +135,32 @@ def sweep(api, path: str, mutate_between=None, **params) -> list[dict]:
             return seen
         if mutate_between:
             mutate_between(page)
+
+
+@pytest.fixture
+def live_mock(request):
+    """Serve a fake on a free loopback port (real sockets, for requests-level behaviour).
+
+    `live_mock(config)` -> (base_url, app); servers stop at the end of the test."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def start(config: MockConfig | None = None, sleeper=None):
+        app = create_app(config or small_config(), sleeper=sleeper or SleepRecorder())
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread, app))
+        return f"http://127.0.0.1:{server.server_port}", app
+
+    yield start
+    for server, thread, app in servers:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        notifier = state_of(app).notifier
+        if notifier is not None:
+            notifier.stop()
