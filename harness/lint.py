@@ -213,6 +213,61 @@ def _check_required_scope(op: Operation, requirements: list[dict[str, list[str]]
     return findings
 
 
+def _object_schemas(spec: Spec, schema: Any, where: str, seen: set[str]) -> Iterator[tuple[str, dict]]:
+    """Every object-typed schema reachable from `schema`, following `$ref`s once each."""
+    if not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if ref in seen:
+            return
+        seen.add(ref)
+        yield from _object_schemas(spec, resolve(spec, schema), ref, seen)
+        return
+    types = schema.get("type")
+    if types == "object" or (isinstance(types, list) and "object" in types) or "properties" in schema:
+        yield where, schema
+    for key in SCHEMA_CHILDREN:
+        for name, child in (schema.get(key) or {}).items():
+            yield from _object_schemas(spec, child, f"{where}/{key}/{name}", seen)
+    for key in SCHEMA_CHILD:
+        yield from _object_schemas(spec, schema.get(key), f"{where}/{key}", seen)
+    for key in SCHEMA_LISTS:
+        for i, child in enumerate(schema.get(key) or []):
+            yield from _object_schemas(spec, child, f"{where}/{key}/{i}", seen)
+
+
+def _json_schemas(spec: Spec, node: dict) -> Iterator[dict]:
+    for media_type, media in (resolve(spec, node).get("content") or {}).items():
+        if media_type.endswith("json") and isinstance(media.get("schema"), dict):
+            yield media["schema"]
+
+
+def check_body_strictness(spec: Spec) -> list[Finding]:
+    """Request bodies are closed (an unknown field is a 422); responses stay open to additions.
+
+    A closed request schema is what makes a fuzzer's extra field a meaningful negative test;
+    an open response schema is what lets AgentBuddy add a field without breaking Broadcast.
+    """
+    findings = []
+    for op in iter_operations(spec):
+        if op.section != "paths":
+            continue  # top-level webhooks mirror bodies judged at their paths, or are AgentBuddy's own output
+        body = op.node.get("requestBody")
+        for schema in _json_schemas(spec, body) if body else ():
+            for where, obj in _object_schemas(spec, schema, "requestBody", set()):
+                if obj.get("additionalProperties", True) is True:
+                    findings.append(Finding("body-strictness", op.label,
+                                            f"request object {where} accepts unknown properties"))
+        for status, response in (op.node.get("responses") or {}).items():
+            for schema in _json_schemas(spec, response):
+                for where, obj in _object_schemas(spec, schema, f"{status}", set()):
+                    if obj.get("additionalProperties") is False:
+                        findings.append(Finding("body-strictness", op.label,
+                                                f"response object {where} forbids unknown properties"))
+    return findings
+
+
 # --------------------------------------------------------------------------------------- examples
 def schema_registry(spec: Spec) -> Registry:
     """The whole contract as one JSON Schema resource, so `#/components/...` refs resolve."""
@@ -299,7 +354,7 @@ def check_examples(spec: Spec) -> list[Finding]:
 
 RULES: tuple[Callable[[Spec], list[Finding]], ...] = (
     check_openapi, check_operation_ids, check_error_responses, check_rate_limit_headers, check_security,
-    check_examples,
+    check_body_strictness, check_examples,
 )
 
 
@@ -330,7 +385,8 @@ def lint(spec_file: Path | None) -> None:
     examples = sum(1 for _ in iter_examples(spec))
     click.echo(f"{path}: {len(operations)} operations, {examples} examples checked")
     if not findings:
-        click.secho("ok: OpenAPI valid; operationIds, error responses, rate-limit headers, security and examples all pass",
+        click.secho("ok: OpenAPI valid; operationIds, error responses, rate-limit headers, security, "
+                    "body strictness and examples all pass",
                     fg="green")
         return
     by_rule: dict[str, list[Finding]] = {}

@@ -107,3 +107,11 @@ def test_lint_command_exits_1_and_names_the_problem(contract, tmp_path: Path):
     result = CliRunner().invoke(L.lint, ["--spec", str(broken)])
     assert result.exit_code == 1
     assert "GET /agents/{id}: no operationId" in result.output
+
+
+def test_lint_reports_an_open_request_body_and_a_closed_response(contract):
+    del contract["components"]["schemas"]["EngagementEvent"]["additionalProperties"]
+    contract["components"]["schemas"]["Office"]["additionalProperties"] = False
+    findings = {(f.where, f.message) for f in L.check_body_strictness(contract)}
+    assert ("POST /contacts/{id}/events", "request object #/components/schemas/EngagementEvent accepts unknown properties") in findings
+    assert ("GET /offices/{id}", "response object #/components/schemas/Office forbids unknown properties") in findings
