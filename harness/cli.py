@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "replay": ("scenarios.cli", "replay", "Replay scenario files through the integration and the fake on a simulated clock."),
     "evaluate": ("scenarios.cli", "evaluate", "Score a seeded population; precision/recall of 'hot' for planted intent."),
     "generate": ("scenarios.cli", "generate", "Stream a seeded population's email events (canonical or Resend) as JSON Lines."),
+    "serve": ("harness.serve", "serve", "Serve the fake AgentBuddy and Broadcast on loopback for a person to click through."),
 }
 
 
