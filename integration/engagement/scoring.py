@@ -271,7 +271,7 @@ def _factors(sig: Signals, open_pts: float, baseline: AccountBaseline, seller_fi
     if sig.recent_delivered and sig.recent_opened:
         out.insert(0 if seller_first else len(out),
                    f"{sig.recent_opened}/{sig.recent_delivered} emails opened in {config.trend_recent_days} days")
-    if sig.window_delivered and abs(open_pts) >= config.open_points_max / 2:
+    if sig.window_delivered and abs(open_pts) >= config.open_points_max / 4:
         rate = round(100 * sig.window_opened / sig.window_delivered)
         side = "above" if open_pts > 0 else "below"
         out.append(f"{rate}% open rate ({side} average)")

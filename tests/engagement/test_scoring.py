@@ -1,0 +1,126 @@
+"""Section 6 of the spec: the stories come out as the spec tells them, because of the rules."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from integration.engagement import (AccountBaseline, ContactActivity, ScoringConfig, categorise,
+                                    engagement_metrics, score, unsubscribe_event)
+from tests.engagement.helpers import delivered_email, ev
+from tests.engagement.stories import AS_OF, JAMES, MARIA, MARIA_BEFORE_AS_OF
+
+DEFAULT = AccountBaseline.default()
+
+
+def test_maria_owner_reading_every_market_update_is_a_hot_seller():
+    result = score(MARIA.activity(), "owner", DEFAULT, AS_OF)
+    assert abs(result.propensity_score - 87) <= 3
+    assert result.propensity_category == "hot"
+    assert abs(result.seller_likelihood - 87) <= 3
+    assert result.buyer_activity_score < 40
+    assert result.recommended_action == "Call this week - high seller intent"
+    assert result.contributing_factors[:2] == ("5/5 emails opened in 30 days", "2 valuation link clicks in 30 days")
+    assert "engagement trend: increasing" in result.contributing_factors
+    assert result.score_updated_at == AS_OF
+
+
+def test_maria_a_month_earlier_was_a_moderate_reader_near_45():
+    before = score(MARIA.activity(until=MARIA_BEFORE_AS_OF), "owner", DEFAULT, MARIA_BEFORE_AS_OF)
+    assert 40 <= before.propensity_score <= 50 and before.propensity_category == "cool"
+    assert "engagement trend: stable" in before.contributing_factors
+
+
+def test_james_quiet_buyer_who_surges_is_an_active_buyer():
+    activity = JAMES.activity()
+    result = score(activity, "buyer", DEFAULT, AS_OF)
+    assert abs(result.buyer_activity_score - 92) <= 3
+    assert "6 property clicks in 7 days" in result.contributing_factors
+    assert "engagement trend: increasing" in result.contributing_factors
+    assert result.contributing_factors[0] == "6 property clicks in 7 days"
+    assert result.recommended_action == "Call today - active buyer"
+    assert result.seller_likelihood < 40
+    assert engagement_metrics(activity, AS_OF).engagement_trend == "increasing"
+
+
+def test_james_before_his_surge_was_inactive_and_cold():
+    quiet = datetime(2026, 1, 8, 12, 0, tzinfo=timezone.utc)
+    result = score(JAMES.activity(until=quiet), "buyer", DEFAULT, quiet)
+    assert result.propensity_category == "cold"
+    assert result.recommended_action == "Re-engagement campaign"
+    assert "engagement trend: inactive" in result.contributing_factors
+
+
+def appendix_b_contact() -> ContactActivity:
+    """24 emails twice a week, 18 opened, 7 clicked (2 of them valuation in the last 14 days)."""
+    act = ContactActivity("ab_contact_12345")
+    first = datetime(2025, 10, 23, 15, 0, tzinfo=timezone.utc)
+    sends = [first + timedelta(days=3.5 * i) for i in range(24)]
+    unopened = {1, 3, 5, 7, 9, 11}  # early on, every other email went unread
+    clicked = {0, 4, 8, 12, 16}      # a market report link now and then ...
+    for i, sent in enumerate(sends):
+        email = f"appb_{i}"
+        for event in delivered_email(email, sent):
+            act.apply(event)
+        if i in unopened:
+            continue
+        act.apply(ev("opened", sent + timedelta(hours=2), email))
+        if i in clicked:
+            act.apply(ev("clicked", sent + timedelta(hours=2, minutes=3), email, url="https://x.example/market-report"))
+        if i in (20, 22):  # ... and "What's your home worth?" twice in the last two weeks
+            act.apply(ev("clicked", sent + timedelta(hours=2, minutes=3), email, url="https://x.example/home-worth"))
+    act.apply(ev("opened", datetime(2026, 1, 14, 16, 45, tzinfo=timezone.utc), "appb_23"))
+    return act
+
+
+def test_appendix_b_contact_in_an_engaged_account_scores_87():
+    act = appendix_b_contact()
+    m = engagement_metrics(act, AS_OF)
+    assert (m.total_emails_sent, m.open_rate, m.click_rate) == (24, 75.0, 29.2)
+    assert m.last_opened_at == datetime(2026, 1, 14, 16, 45, tzinfo=timezone.utc)
+    engaged_account = AccountBaseline(open_rate=0.40, click_rate=0.10)
+    result = score(act, "owner", engaged_account, AS_OF)
+    assert abs(result.propensity_score - 87) <= 3 and result.propensity_category == "hot"
+    assert "75% open rate (above average)" in result.contributing_factors
+    assert "2 valuation link clicks in 14 days" in result.contributing_factors
+    # Against the default account average the same contact is simply at the top.
+    assert score(act, "owner", DEFAULT, AS_OF).propensity_score == 100
+
+
+@pytest.mark.parametrize("value, category", [(100, "hot"), (80, "hot"), (79, "warm"), (60, "warm"),
+                                             (59, "cool"), (40, "cool"), (39, "cold"), (0, "cold")])
+def test_categories_follow_the_spec_table(value, category):
+    assert categorise(value) == category
+
+
+def test_contacts_who_left_email_get_a_different_action():
+    act = MARIA.activity()
+    act.apply(unsubscribe_event(contact_id=MARIA.contact_id, occurred_at=AS_OF - timedelta(hours=1)))
+    assert score(act, "owner", DEFAULT, AS_OF).recommended_action == "Call instead - unsubscribed from email"
+
+
+def test_account_baseline_leans_on_the_default_until_the_account_has_history():
+    small = AccountBaseline.from_activities([MARIA.activity()], AS_OF)
+    assert 0.30 < small.open_rate < 0.32 and small.delivered == 13
+    stories = [MARIA.activity(), JAMES.activity()]
+    assert abs(score(stories[0], "owner", AccountBaseline.from_activities(stories, AS_OF), AS_OF).propensity_score - 87) <= 3
+    silent = AccountBaseline.pooled(100_000, 0, 0)
+    assert (silent.open_rate, silent.click_rate) == (0.05, 0.01)  # the floors
+
+
+def test_a_score_with_no_email_history_is_cold_and_says_why():
+    result = score(ContactActivity("ab_contact_new"), "lead", DEFAULT, AS_OF)
+    assert (result.propensity_score, result.propensity_category) == (0, "cold")
+    assert result.contributing_factors == ("engagement trend: inactive",)
+
+
+def test_config_rejects_windows_longer_than_the_state_keeps():
+    with pytest.raises(ValueError):
+        ScoringConfig(rate_window_days=200)
+
+
+def test_propensity_serialises_to_the_5_3_shape():
+    wire = score(MARIA.activity(), "owner", DEFAULT, AS_OF).to_contract("ab_contact_10001")
+    assert set(wire) == {"contact_id", "propensity_score", "propensity_category", "seller_likelihood",
+                         "buyer_activity_score", "recommended_action", "score_updated_at", "contributing_factors"}
+    assert wire["score_updated_at"] == "2026-01-15T14:35:00Z"
