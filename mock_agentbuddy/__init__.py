@@ -13,12 +13,13 @@ from .clock import Clock
 from .config import ClientSpec, MockConfig, RetryPolicy
 from .state import MockState
 
-__all__ = ["create_app", "MockConfig", "ClientSpec", "RetryPolicy", "state_of"]
+__all__ = ["create_app", "MockConfig", "ClientSpec", "RetryPolicy", "state_of", "stop_background"]
 
 
 def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, sleeper=time.sleep) -> Flask:
     """Build a fake. `clock` and `sleeper` are injectable so tests control time and never wait."""
-    from . import admin, errors, faults, inbound, observe, ratelimit, resources, ui, validation
+    from . import admin, errors, faults, inbound, notifications, observe, ratelimit, resources, ui, validation
+    from .churn import ChurnRunner
     from .oauth import init_oauth, require_scope  # imported here: written by another room
 
     config = config or MockConfig()
@@ -26,6 +27,9 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, 
     app.json.sort_keys = False
     state = MockState(config, clock=clock, sleeper=sleeper)
     app.extensions["mock_state"] = state
+    notifications.init_notifications(state)
+    if config.churn > 0:
+        app.extensions["mock_churn"] = ChurnRunner(state, config.churn)
 
     # before_request hooks run in this order, after_request hooks in reverse: the journal sees
     # the final response, the strict check sees every header, the rate limit counts first.
@@ -45,3 +49,11 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, 
 
 def state_of(app: Flask) -> MockState:
     return app.extensions["mock_state"]
+
+
+def stop_background(app: Flask) -> None:
+    """Stop the notifier and churn threads (servers and tests call this when done)."""
+    churn = app.extensions.get("mock_churn")
+    if churn is not None:
+        churn.stop()
+    state_of(app).notifier.stop()

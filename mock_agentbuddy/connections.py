@@ -17,6 +17,7 @@ class Subscription:
     url: str
     events: list[str]  # patterns: "*", "contact.*", "contact.updated"
     created_at: str
+    scopes: frozenset[str] = frozenset()  # of the token that subscribed: what it may be told about
 
     def to_json(self) -> dict:
         return {"id": self.id, "url": self.url, "events": list(self.events), "created_at": self.created_at}

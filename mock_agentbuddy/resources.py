@@ -112,7 +112,7 @@ def build_blueprint(state, require_scope) -> Blueprint:
                                f"A connection has at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first.",
                                [{"field": "/url", "message": f"at most {MAX_SUBSCRIPTIONS} subscriptions"}])
             subscription = Subscription(state.next_subscription_id(), body["url"], list(body.get("events") or ["*"]),
-                                        iso_dt(state.clock.now()))
+                                        iso_dt(state.clock.now()), frozenset(g.grant.scopes))
             connection.subscriptions[subscription.id] = subscription
         return json_response(subscription.to_json(), 201,
                              {"Location": f"/v1/subscriptions/{subscription.id}"})

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from mock_agentbuddy import MockConfig, create_app, state_of
+from mock_agentbuddy import MockConfig, create_app, state_of, stop_background
 from mock_agentbuddy.config import ALL_SCOPES
 
 REDIRECT_URI = "http://127.0.0.1/callback"
@@ -46,9 +46,7 @@ def mock_config() -> MockConfig:
 def mock_app(mock_config, sleeps):
     app = create_app(mock_config, sleeper=sleeps)
     yield app
-    notifier = state_of(app).notifier
-    if notifier is not None:
-        notifier.stop()
+    stop_background(app)
 
 
 @pytest.fixture
@@ -151,7 +149,7 @@ def live_mock(request):
     def start(config: MockConfig | None = None, sleeper=None):
         app = create_app(config or small_config(), sleeper=sleeper or SleepRecorder())
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         servers.append((server, thread, app))
         return f"http://127.0.0.1:{server.server_port}", app
@@ -161,6 +159,4 @@ def live_mock(request):
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
-        notifier = state_of(app).notifier
-        if notifier is not None:
-            notifier.stop()
+        stop_background(app)
