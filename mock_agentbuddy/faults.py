@@ -80,6 +80,10 @@ def _profiles(now_iso: str, later_iso: str) -> dict[str, tuple[str, list[dict]]]
     }
 
 
+def profile_names() -> list[str]:
+    return sorted(_profiles("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"))
+
+
 class FaultError(ValueError):
     def __init__(self, message: str, errors: list[dict]) -> None:
         super().__init__(message)

@@ -1,0 +1,91 @@
+"""`ab-harness mock` / `python -m mock_agentbuddy`: serve the fake AgentBuddy on loopback."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import click
+
+from .config import MockConfig
+from .faults import profile_names
+from .ratelimit import Quota
+from .timeutil import parse_iso
+
+PROFILE_NAMES = profile_names()
+
+
+def _epoch(_ctx, _param, value: str) -> datetime:
+    try:
+        return parse_iso(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _rate(_ctx, _param, value: str) -> str:
+    try:
+        Quota.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
+@click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed of the world, secrets and faults.")
+@click.option("--accounts", default=2, show_default=True, type=click.IntRange(1, 1000), help="Agencies.")
+@click.option("--offices-per-account", default=3, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--agents-per-account", default=8, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--contacts-per-account", default=200, show_default=True, type=click.IntRange(0, 2_000_000))
+@click.option("--properties-per-contact", default=0.6, show_default=True, type=click.FloatRange(0, 10))
+@click.option("--epoch", default="2026-01-01T00:00:00Z", show_default=True, callback=_epoch,
+              help="Anchor of the seeded world's timestamps (never the wall clock).")
+@click.option("--auto-approve", is_flag=True, help="Authorize at once when login_hint names an active agent.")
+@click.option("--strict", is_flag=True, help="Validate every response against the contract; violations become 500s.")
+@click.option("--rate-limit", default="600/min", show_default=True, callback=_rate, help="N/s, N/min or N/h per token.")
+@click.option("--rate-limit-window", type=click.Choice(["fixed", "sliding"]), default="fixed", show_default=True)
+@click.option("--access-token-ttl", default=3600, show_default=True, type=click.IntRange(1), help="Seconds.")
+@click.option("--fault", "fault", type=click.Choice(PROFILE_NAMES), default=None, help="Start with a fault profile.")
+@click.option("--churn", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Random record changes per minute, applied in the background.")
+def mock(host, port, seed, accounts, offices_per_account, agents_per_account, contacts_per_account,
+         properties_per_contact, epoch, auto_approve, strict, rate_limit, rate_limit_window, access_token_ttl,
+         fault, churn) -> None:
+    """Serve the fake AgentBuddy: seeded world, OAuth, read API, inbound webhooks, faults, admin API."""
+    from werkzeug.serving import make_server
+
+    from . import create_app, state_of, stop_background
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = MockConfig(host=host, port=port, seed=seed, accounts=accounts, offices_per_account=offices_per_account,
+                        agents_per_account=agents_per_account, contacts_per_account=contacts_per_account,
+                        properties_per_contact=properties_per_contact, epoch=epoch, auto_approve=auto_approve,
+                        strict=strict, rate_limit=rate_limit, rate_limit_window=rate_limit_window,
+                        access_token_ttl=access_token_ttl, faults=fault, churn=churn)
+    app = create_app(config)
+    server = make_server(host, port, app, threaded=True)
+    _banner(state_of(app), f"http://{host}:{server.server_port}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        stop_background(app)
+
+
+def _banner(state, url: str) -> None:
+    cfg = state.config
+    echo = click.echo
+    echo(f"Fake AgentBuddy on {url}  (API {url}/v1, admin {url}/__admin/world)")
+    echo(f"  seed {cfg.seed}, {len(state.world.accounts)} account(s), {cfg.contacts_per_account} contacts each; "
+         f"strict={'on' if cfg.strict else 'off'}, auto-approve={'on' if cfg.auto_approve else 'off'}, "
+         f"rate limit {cfg.rate_limit}, faults {cfg.faults or 'none'}, churn {cfg.churn}/min")
+    for client in cfg.clients:
+        secret = client.client_secret or "(public client: PKCE, no secret)"
+        echo(f"  OAuth client {client.client_id} / {secret}")
+    echo("  Agent logins (password: agentbuddy):")
+    for account in state.world.accounts.values():
+        agents = [a for a in account.collections["agents"].records.values() if a["is_active"]]
+        for agent in sorted(agents, key=lambda a: a["id"])[:2]:
+            echo(f"    {agent['email']:<40} {agent['role']:<7} {account.id} {account.name}")
