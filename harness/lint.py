@@ -127,12 +127,20 @@ def check_operation_ids(spec: Spec) -> list[Finding]:
             findings.append(Finding("operation-id", op.label, f"operationId {op_id!r} already used by {seen[op_id]}"))
         else:
             seen[op_id] = op.label
+    by_id = {op.node["operationId"]: op for op in iter_operations(spec) if op.node.get("operationId")}
     for op in iter_operations(spec):
         for status, response in (op.node.get("responses") or {}).items():
             for name, link in (resolve(spec, response).get("links") or {}).items():
-                target = resolve(spec, link).get("operationId")
-                if target and target not in seen:
-                    findings.append(Finding("operation-id", op.label, f"link {name!r} ({status}) targets unknown operationId {target!r}"))
+                link = resolve(spec, link)
+                target = by_id.get(link.get("operationId"))
+                if target is None:
+                    findings.append(Finding("operation-id", op.label,
+                                            f"link {name!r} ({status}) targets unknown operationId {link.get('operationId')!r}"))
+                    continue
+                accepted = {resolve(spec, p)["name"] for p in target.node.get("parameters", [])}
+                for parameter in set(link.get("parameters") or {}) - accepted:
+                    findings.append(Finding("operation-id", op.label,
+                                            f"link {name!r} ({status}) sets {parameter!r}, which {target.label} does not take"))
     return findings
 
 

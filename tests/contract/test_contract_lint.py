@@ -115,3 +115,10 @@ def test_lint_reports_an_open_request_body_and_a_closed_response(contract):
     findings = {(f.where, f.message) for f in L.check_body_strictness(contract)}
     assert ("POST /contacts/{id}/events", "request object #/components/schemas/EngagementEvent accepts unknown properties") in findings
     assert ("GET /offices/{id}", "response object #/components/schemas/Office forbids unknown properties") in findings
+
+
+def test_lint_reports_a_link_parameter_the_target_does_not_take(contract):
+    links = _get(contract, "/contacts", "get")["responses"]["200"]["links"]
+    links["NextPage"]["parameters"] = {"page": "$response.body#/pagination/page"}
+    messages = [f.message for f in L.check_operation_ids(contract)]
+    assert messages == ["link 'NextPage' (200) sets 'page', which GET /contacts does not take"]

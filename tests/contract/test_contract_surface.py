@@ -1,0 +1,74 @@
+"""The contract's surface, as other rooms rely on it: every operation, its id and its scope.
+
+The fake routes and the client call these operations by name; removing or renaming one is a
+breaking change that must be deliberate, so it has to be made here too.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.lint import iter_operations
+
+# (method, path, operationId, required scope; None: any valid token; "signature": Standard Webhooks)
+SURFACE = [
+    ("get", "/offices", "listOffices", "read:offices"),
+    ("get", "/offices/{id}", "getOffice", "read:offices"),
+    ("get", "/contacts", "listContacts", "read:contacts"),
+    ("get", "/contacts/{id}", "getContact", "read:contacts"),
+    ("get", "/agents", "listAgents", "read:agents"),
+    ("get", "/agents/{id}", "getAgent", "read:agents"),
+    ("get", "/properties", "listProperties", "read:properties"),
+    ("get", "/properties/{id}", "getProperty", "read:properties"),
+    ("get", "/connection", "getConnection", None),
+    ("post", "/subscriptions", "createSubscription", None),
+    ("get", "/subscriptions", "listSubscriptions", None),
+    ("delete", "/subscriptions/{id}", "deleteSubscription", None),
+    ("post", "/webhooks/broadcast/events", "receiveEmailEventWebhook", "signature"),
+    ("post", "/webhooks/broadcast/propensity", "receivePropensityWebhook", "signature"),
+    ("post", "/webhooks/broadcast/batch", "receiveEngagementBatchWebhook", "signature"),
+    ("post", "/contacts/{id}/engagement", "pushContactEngagement", "write:engagement"),
+    ("patch", "/contacts/{id}/engagement", "patchContactEngagement", "write:engagement"),
+    ("post", "/contacts/{id}/propensity", "pushContactPropensity", "write:engagement"),
+    ("patch", "/contacts/{id}/propensity", "patchContactPropensity", "write:engagement"),
+    ("post", "/contacts/{id}/events", "pushContactEvent", "write:engagement"),
+    ("post", "/engagement/bulk", "pushEngagementBulk", "write:engagement"),
+]
+TOP_LEVEL_WEBHOOKS = {"emailEvent", "propensityUpdated", "engagementBatchUpdate", "changeNotification"}
+ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs/ARCHITECTURE.md"
+
+
+def test_paths_are_exactly_the_agreed_surface(contract):
+    actual = {(op.method, op.key) for op in iter_operations(contract) if op.section == "paths"}
+    assert actual == {(method, path) for method, path, _, _ in SURFACE}
+    assert set(contract["webhooks"]) == TOP_LEVEL_WEBHOOKS
+
+
+@pytest.mark.parametrize("method,path,operation_id,scope", SURFACE, ids=[row[2] for row in SURFACE])
+def test_operation_id_and_security(contract, method, path, operation_id, scope):
+    operation = contract["paths"][path][method]
+    assert operation["operationId"] == operation_id
+    if scope == "signature":
+        assert operation["security"] == [{"webhookSignature": []}]
+        names = {p["$ref"].rsplit("/", 1)[-1] for p in operation["parameters"]}
+        assert {"WebhookIdHeader", "WebhookTimestampHeader", "WebhookSignatureHeader"} <= names
+    else:
+        assert operation["security"] == [{"oauth2": [scope] if scope else []}, {"bearerAuth": []}]
+        assert operation["x-required-scope"] == scope
+
+
+def test_push_operations_take_an_idempotency_key(contract):
+    for method, path, _, scope in SURFACE:
+        if scope == "write:engagement":
+            refs = [p["$ref"] for p in contract["paths"][path][method]["parameters"]]
+            assert "#/components/parameters/IdempotencyKey" in refs, (method, path)
+
+
+def test_problem_codes_match_the_architecture_page(contract):
+    if not ARCHITECTURE.is_file():
+        pytest.skip("docs/ARCHITECTURE.md is not in this checkout")
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    listed = text[text.index("Stable codes:"):].split("`")[1]
+    documented = {code.strip() for code in listed.split(",")}
+    assert documented == set(contract["components"]["schemas"]["ProblemCode"]["enum"])
