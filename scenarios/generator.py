@@ -53,40 +53,41 @@ def archetype_behaviours(archetype: str, contact_id: str, days: int, seed: int) 
     """The rules an archetype's person follows; parameters vary per person, drawn from a keyed RNG."""
     rng = stable_rng(seed, "archetype", contact_id)
     b = lambda **kw: m.Behaviour(contact=contact_id, **kw)  # noqa: E731
+    OpenRule = lambda *a, **kw: m.OpenRule(*a, delay_minutes=45, jitter_minutes=90, **kw)  # noqa: E731,N806
     late = max(0, days - 1)
     if archetype == "dormant":
-        return [b(opens=(m.OpenRule(probability=rng.uniform(0.0, 0.06)),))]
+        return [b(opens=(OpenRule(probability=rng.uniform(0.0, 0.06)),))]
     if archetype == "steady":
         clicks = tuple(sorted(rng.sample(range(days + 1), k=min(days + 1, rng.randint(1, max(1, days // 30))))))
-        return [b(opens=(m.OpenRule(probability=rng.uniform(0.35, 0.6)),),
+        return [b(opens=(OpenRule(probability=rng.uniform(0.35, 0.6)),),
                   clicks=(m.ClickRule(rng.choice(("market_update", "other")), clicks),))]
     if archetype == "surging_seller":
         surge = max(0, days - rng.randint(20, 30))
         valuation_days = tuple(sorted(rng.sample(range(surge, days + 1), k=min(days + 1 - surge, rng.randint(2, 3)))))
-        return [b(opens=(m.OpenRule(to_day=max(0, surge - 1), probability=rng.uniform(0.1, 0.3)),
-                         m.OpenRule(("market_update", "home_valuation"), from_day=surge, probability=0.95),
-                         m.OpenRule(from_day=surge, probability=0.4)),
+        return [b(opens=(OpenRule(to_day=max(0, surge - 1), probability=rng.uniform(0.1, 0.3)),
+                         OpenRule(("market_update", "home_valuation"), from_day=surge, probability=0.95),
+                         OpenRule(from_day=surge, probability=0.4)),
                   clicks=(m.ClickRule("valuation", valuation_days),))]
     if archetype == "active_buyer":
         spike = max(0, days - rng.randint(5, 7))
         click_days = tuple(sorted(rng.choice(range(spike, days + 1)) for _ in range(rng.randint(4, 7))))
-        return [b(opens=(m.OpenRule(to_day=max(0, spike - 1), probability=rng.uniform(0.0, 0.1)),
-                         m.OpenRule(("new_listings",), from_day=spike, probability=1.0),
-                         m.OpenRule(from_day=spike, probability=0.5)),
+        return [b(opens=(OpenRule(to_day=max(0, spike - 1), probability=rng.uniform(0.0, 0.1)),
+                         OpenRule(("new_listings",), from_day=spike, probability=1.0),
+                         OpenRule(from_day=spike, probability=0.5)),
                   clicks=(m.ClickRule("listing", click_days),))]
     if archetype == "unsubscriber":
-        return [b(opens=(m.OpenRule(probability=rng.uniform(0.1, 0.4)),),
+        return [b(opens=(OpenRule(probability=rng.uniform(0.1, 0.4)),),
                   unsubscribe_on_day=rng.randint(min(14, late), max(min(14, late), days - 14)))]
     if archetype == "bouncer":
         return [b(hard_bounce_from_day=0)]
     if archetype == "complainer":
-        return [b(opens=(m.OpenRule(probability=rng.uniform(0.0, 0.15)),),
+        return [b(opens=(OpenRule(probability=rng.uniform(0.0, 0.15)),),
                   complaint_on_day=rng.randint(min(7, late), late))]
     if archetype == "privacy_proxy_opener":
-        return [b(opens=(m.OpenRule(probability=rng.uniform(0.0, 0.15)),),
+        return [b(opens=(OpenRule(probability=rng.uniform(0.0, 0.15)),),
                   machine_opens=m.MachineRule(rng.uniform(1, 20)))]
     if archetype == "bot_clicker":
-        return [b(opens=(m.OpenRule(probability=rng.uniform(0.05, 0.3)),),
+        return [b(opens=(OpenRule(probability=rng.uniform(0.05, 0.3)),),
                   bot_clicks=m.MachineRule(rng.uniform(2, 30)))]
     raise ValueError(f"unknown archetype {archetype!r}")
 

@@ -220,7 +220,8 @@ def _campaign(raw: dict[str, Any]) -> m.Campaign:
     return m.Campaign(
         id=raw["id"], name=raw["name"], kind=raw["kind"],
         links=tuple(m.Link(l["url"], l["category"], l.get("label")) for l in raw.get("links", ())),
-        schedule=m.Schedule(s["start_day"], s.get("every_days", 7), s.get("count", 1), s.get("hour", 9.0)),
+        schedule=m.Schedule(s["start_day"], s.get("every_days", 7), s.get("count", 1), s.get("hour", 9.0),
+                            tuple(s.get("skip_days", ()))),
         audience=_audience(raw.get("audience")),
     )
 
@@ -240,15 +241,17 @@ def _behaviour(raw: dict[str, Any]) -> m.Behaviour:
     return m.Behaviour(
         contact=contact, archetype=archetype,
         opens=tuple(m.OpenRule(tuple(o.get("campaigns", ())), o.get("from_day", 0), o.get("to_day"),
-                               o.get("probability", 1.0), o.get("delay_minutes", 90.0))
+                               o.get("probability", 1.0), o.get("delay_minutes", 90.0), o.get("jitter_minutes", 0.0))
                     for o in _listify(raw.get("opens"))),
-        clicks=tuple(m.ClickRule(c["link_category"], tuple(c["days"]), c.get("hour"))
+        clicks=tuple(m.ClickRule(c["link_category"], tuple(c["days"]), c.get("hour"), c.get("email_day"))
                      for c in _listify(raw.get("clicks"))),
         unsubscribe_on_day=raw.get("unsubscribe_on_day"),
         hard_bounce_from_day=bounce_day,
         complaint_on_day=raw.get("complaint_on_day"),
         machine_opens=_machine(raw.get("machine_opens"), 2.0),
         bot_clicks=_machine(raw.get("bot_clicks"), 5.0),
+        open_user_agent=raw.get("user_agents", {}).get("opens"),
+        click_user_agent=raw.get("user_agents", {}).get("clicks"),
     )
 
 
@@ -292,6 +295,7 @@ def _build(data: dict[str, Any], source: str) -> m.Scenario:
                      for f in data.get("faults", ())),
         expectations=tuple(_expectation(e, i, days) for i, e in enumerate(data["expect"])),
         source=source,
+        rescore_hour=data.get("rescore_hour", 23.75),
     )
 
 

@@ -108,9 +108,10 @@ class Schedule:
     every_days: int = 7
     count: int = 1
     hour: float = 9.0
+    skip_days: tuple[int, ...] = ()
 
     def days(self) -> list[int]:
-        return [self.start_day + i * self.every_days for i in range(self.count)]
+        return [d for d in (self.start_day + i * self.every_days for i in range(self.count)) if d not in self.skip_days]
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ class OpenRule:
     from_day: int = 0
     to_day: int | None = None
     probability: float = 1.0
-    delay_minutes: float = 90.0
+    delay_minutes: float = 90.0  # after the send
+    jitter_minutes: float = 0.0
 
     def covers(self, kind: str, day: int) -> bool:
         return ((not self.kinds or kind in self.kinds) and day >= self.from_day
@@ -141,6 +143,7 @@ class ClickRule:
     link_category: str
     days: tuple[int, ...]
     hour: float | None = None
+    email_day: int | None = None  # click in the email sent that day (default: the newest)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ class Behaviour:
     complaint_on_day: int | None = None
     machine_opens: MachineRule | None = None
     bot_clicks: MachineRule | None = None
+    open_user_agent: str | None = None
+    click_user_agent: str | None = None
 
     def applies_to(self, contact: Contact) -> bool:
         if self.contact is not None:
@@ -235,11 +240,12 @@ class Scenario:
     faults: tuple[Fault, ...]
     expectations: tuple[Expectation, ...]
     source: str | None = None
+    rescore_hour: float = 23.75
 
     def at(self, day: float, hour: float = 0.0) -> datetime:
         """The instant `hour` o'clock on simulated `day`, UTC."""
         base = datetime.combine(self.start, time(0), tzinfo=timezone.utc)
-        return base + timedelta(days=day, hours=hour)
+        return base + timedelta(seconds=round((day * 24 + hour) * 3600))  # whole seconds, like providers
 
     def day_of(self, instant: datetime) -> float:
         return (instant - self.at(0)).total_seconds() / 86400

@@ -37,7 +37,7 @@ from .generator import behaviours_for
 from .timeline import Person, SimEvent, email_id, send_plan
 
 ORG = "org_scenario"
-SETTLE_HOUR = 23.75  # the daily re-score runs at 23:45; AgentBuddy is read at the end of the day
+
 
 
 class ReplayError(RuntimeError):
@@ -219,6 +219,7 @@ class Run:
             bc_campaigns.upsert_campaign(self.db, ORG, bc_campaigns.Campaign(campaign.id, campaign.name, campaign.kind),
                                          self.clock)
         self.worker = _delivery_worker(self.db, self.config, self.clock)
+        self.install_faults()
 
     def _populate(self, account: dict) -> None:
         """The scenario's offices and people, created in the fake through its admin API."""
@@ -257,7 +258,7 @@ class Run:
             self.push(self.s.at(fault.day, fault.hour + fault.hours), 0, "fault_end", fault)
         for day in range(self.s.days + 1):
             self.push(self.s.at(day, 0), 3, "people", day)
-            self.push(self.s.at(day, SETTLE_HOUR), 5, "day_end", day)
+            self.push(self.s.at(day, self.s.rescore_hour), 5, "day_end", day)
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -343,30 +344,52 @@ class Run:
                               "changes": changes})
             self.log.add(self.s, self.now(), f"edited in AgentBuddy: {', '.join(sorted(changes))}", change.contact)
 
+    def install_faults(self) -> None:
+        """Outages and 429 storms become windows on the fake's own clock, installed once."""
+        specs = []
+        for fault in self.s.faults:
+            start, end = self.s.at(fault.day, fault.hour), self.s.at(fault.day, fault.hour + fault.hours)
+            window = {"start": _iso(start), "end": _iso(end), "operations": ["*"]}
+            if fault.kind == "agentbuddy_down":
+                specs.append({"kind": "error", "status": 503, "retry_after": 300, **window})
+            elif fault.kind == "rate_limit_storm":
+                specs.append({"kind": "rate_limit", "retry_after": 120, **window})
+        if specs:
+            self.fake.faults({"faults": specs, "seed": self.s.seed})
+
     def _fault_start(self, fault: m.Fault) -> None:
-        body = FAULT_BODIES[fault.kind]
-        try:
-            self.fake.faults(body)
-        except ReplayError as error:
-            self.gaps.append(f"fault {fault.kind!r} could not be applied: {error}")
+        if fault.kind == "token_expired":
+            self._expire_token_mid_sync()
             return
-        self.log.add(self.s, self.now(), f"fault begins: {fault.kind} for {fault.hours:g}h")
+        self.log.add(self.s, self.now(), f"AgentBuddy {FAULT_WORDS[fault.kind]} for {fault.hours:g}h begins")
 
     def _fault_end(self, fault: m.Fault) -> None:
-        try:
-            self.fake.faults({"profile": "none"})
-        except ReplayError as error:
-            self.gaps.append(f"fault {fault.kind!r} could not be cleared: {error}")
-            return
-        self.log.add(self.s, self.now(), f"fault ends: {fault.kind}")
+        if fault.kind != "token_expired":
+            self.log.add(self.s, self.now(), f"AgentBuddy {FAULT_WORDS[fault.kind]} ends")
 
-    def _day_end(self, day: int) -> None:
+    def _expire_token_mid_sync(self) -> None:
+        """AgentBuddy stops honouring Broadcast's access token (as after an expiry), then a sync runs."""
+        from integration.crypto import SecretBox  # noqa: PLC0415
+
+        with self.db.transaction(readonly=True) as tx:
+            row = tx.fetchone("SELECT access_token_enc FROM connections WHERE organization_id = ?", (ORG,))
+        token = SecretBox(self.config.require_token_key()).decrypt(row["access_token_enc"])
+        answer = requests.post(f"{self.fake.url}/oauth/revoke", timeout=30,
+                               data={"token": token, "token_type_hint": "access_token"},
+                               auth=(self.config.client_id, self.config.client_secret))
+        self.log.add(self.s, self.now(), f"AgentBuddy invalidated Broadcast's access token (revoke -> {answer.status_code})")
+        self._sync("sync after the token was invalidated")
+
+    def _sync(self, label: str = "sync", always: bool = True) -> None:
         try:
             summary = bc_sync.sync(self.db, self.config, ORG, clock=self.clock)
-            if summary.totals.created or summary.totals.updated or summary.totals.deleted:
-                self.log.add(self.s, self.now(), f"sync: {_sync_words(summary)}")
+            if always or summary.totals.created or summary.totals.updated or summary.totals.deleted:
+                self.log.add(self.s, self.now(), f"{label}: {_sync_words(summary)}")
         except Exception as error:  # a failed scheduled sync is part of the story, not the end of it
-            self.log.add(self.s, self.now(), f"sync failed: {type(error).__name__}: {error}")
+            self.log.add(self.s, self.now(), f"{label} failed: {type(error).__name__}: {error}")
+
+    def _day_end(self, day: int) -> None:
+        self._sync(always=False)
         self.rescore()
         self.deliver_until(self.now())
         for cid, ab_id in self.ab_ids.items():
@@ -411,11 +434,7 @@ class Run:
         self.db.close() if hasattr(self.db, "close") else None
 
 
-FAULT_BODIES = {
-    "agentbuddy_down": {"profile": "down"},
-    "rate_limit_storm": {"profile": "rate_limit_storm"},
-    "token_expired": {"profile": "token_expired"},
-}
+FAULT_WORDS = {"agentbuddy_down": "outage (503 on every call)", "rate_limit_storm": "429 storm"}
 
 
 def _delivery_worker(db: Database, config: IntegrationConfig, clock: ManualClock):

@@ -26,6 +26,14 @@ HUMAN_USER_AGENTS = (
 )
 
 
+DELIVERY_DELAY = timedelta(seconds=4)
+
+
+def link_url(link: m.Link, sent_at: datetime) -> str:
+    """A link as sent in one issue: `{date}` becomes that issue's send date."""
+    return link.url.replace("{date}", sent_at.date().isoformat())
+
+
 @dataclass(frozen=True, slots=True)
 class SimEvent:
     """One thing the email provider observed. `machine` is ground truth the wire never carries."""
@@ -65,9 +73,13 @@ def email_id(seed: int, campaign_id: str, send_number: int, contact_id: str) -> 
 class Received:
     campaign: m.Campaign
     email_id: str
+    sent_at: datetime
     delivered_at: datetime
     day: int
     clicked_urls: set[str] = field(default_factory=set)
+
+    def url(self, link: m.Link) -> str:
+        return link_url(link, self.sent_at)
 
 
 class Person:
@@ -108,12 +120,13 @@ class Person:
         events = [SimEvent(sent_at, c, campaign.id, message_id, "sent")]
         bounce_from = self._first("hard_bounce_from_day")
         if bounce_from is not None and day >= bounce_from:
-            at = sent_at + timedelta(seconds=3)
+            at = sent_at + DELIVERY_DELAY
             self.bounced_at = at
             return events + [SimEvent(at, c, campaign.id, message_id, "bounced")]
-        delivered = sent_at + timedelta(seconds=2)
+        delivered = sent_at + DELIVERY_DELAY
         events.append(SimEvent(delivered, c, campaign.id, message_id, "delivered"))
-        self.inbox.append(Received(campaign, message_id, delivered, day))
+        received = Received(campaign, message_id, sent_at, delivered, day)
+        self.inbox.append(received)
         rng = stable_rng(self.seed, c, message_id)
 
         proxy = self._first("machine_opens")
@@ -128,14 +141,16 @@ class Person:
                                    ip=SCANNER_IP, machine="scanner"))
             for i, link in enumerate(campaign.links):
                 events.append(SimEvent(base + timedelta(milliseconds=300 * (i + 1)), c, campaign.id, message_id,
-                                       "clicked", link.url, link.category, SCANNER_USER_AGENT, SCANNER_IP,
+                                       "clicked", received.url(link), link.category, SCANNER_USER_AGENT, SCANNER_IP,
                                        machine="scanner"))
         for rule in (r for b in self.behaviours for r in b.opens):
             if rule.covers(campaign.kind, day):
                 if rng.random() < rule.probability:
-                    at = delivered + timedelta(minutes=rule.delay_minutes * (0.5 + rng.random()))
-                    events.append(SimEvent(at, c, campaign.id, message_id, "opened",
-                                           user_agent=rng.choice(HUMAN_USER_AGENTS), ip=_human_ip(rng)))
+                    at = sent_at + timedelta(minutes=rule.delay_minutes + rule.jitter_minutes * rng.random())
+                    at = max(at, delivered + timedelta(minutes=2))  # a reader, not a prefetch
+                    agent = self._first("open_user_agent") or rng.choice(HUMAN_USER_AGENTS)
+                    events.append(SimEvent(at, c, campaign.id, message_id, "opened", user_agent=agent,
+                                           ip=_human_ip(rng)))
                 break  # the first rule covering this email decides
         return sorted(events, key=lambda e: e.at)
 
@@ -146,15 +161,17 @@ class Person:
         c = self.contact.id
         for rule in (r for b in self.behaviours for r in b.clicks):
             for n in range(rule.days.count(day)):
-                picked = self._next_link(rule.link_category, day)
+                picked = self._next_link(rule.link_category, day, rule.email_day)
                 if picked is None:
                     continue
                 received, link = picked
+                url = received.url(link)
                 at = self._action_time(received, day, rule.hour, n)
-                received.clicked_urls.add(link.url)
-                rng = stable_rng(self.seed, c, received.email_id, link.url)
-                events.append(SimEvent(at, c, received.campaign.id, received.email_id, "clicked", link.url,
-                                       link.category, rng.choice(HUMAN_USER_AGENTS), _human_ip(rng)))
+                received.clicked_urls.add(url)
+                rng = stable_rng(self.seed, c, received.email_id, url)
+                agent = self._first("click_user_agent") or rng.choice(HUMAN_USER_AGENTS)
+                events.append(SimEvent(at, c, received.campaign.id, received.email_id, "clicked", url,
+                                       link.category, agent, _human_ip(rng)))
         for kind, attribute in (("complained", "complaint_on_day"), ("unsubscribed", "unsubscribe_on_day")):
             if self._first(attribute) == day and self.inbox:
                 received = self.inbox[-1]
@@ -166,15 +183,16 @@ class Person:
                 events.append(SimEvent(at, c, received.campaign.id, received.email_id, kind))
         return sorted(events, key=lambda e: e.at)
 
-    def _next_link(self, category: str, day: int) -> tuple[Received, m.Link] | None:
+    def _next_link(self, category: str, day: int, email_day: int | None = None) -> tuple[Received, m.Link] | None:
         """The newest received email with a link of this category, preferring links this person has
         not clicked yet (six clicks on listings are six different properties)."""
         candidates = [r for r in reversed(self.inbox) if r.day <= day
+                      and (email_day is None or r.day == email_day)
                       and any(l.category == category for l in r.campaign.links)]
         clicked = {url for r in self.inbox for url in r.clicked_urls}
         for received in candidates:
             for link in received.campaign.links:
-                if link.category == category and link.url not in clicked:
+                if link.category == category and received.url(link) not in clicked:
                     return received, link
         if candidates:
             received = candidates[0]
@@ -184,7 +202,7 @@ class Person:
     def _action_time(self, received: Received, day: int, hour: float | None, n: int) -> datetime:
         day_start = self.start + timedelta(days=day)
         if hour is not None:
-            at = day_start + timedelta(hours=hour)
+            at = day_start + timedelta(seconds=round(hour * 3600))
         elif received.day == day:
             at = received.delivered_at + timedelta(hours=2)
         else:
