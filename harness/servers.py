@@ -4,6 +4,7 @@ In-process servers keep `make demo` free of set-up: no ports to choose, nothing 
 """
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class RunningServer:
 
 def start(app, port: int = 0) -> RunningServer:
     """Serve `app` on 127.0.0.1 (port 0 picks a free one), threaded, until `stop()`."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines in the demo's output
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=f"wsgi:{server.server_port}", daemon=True)
     thread.start()
