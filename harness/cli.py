@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("scenarios.cli", "evaluate", "Score a seeded population; precision/recall of 'hot' for planted intent."),
     "generate": ("scenarios.cli", "generate", "Stream a seeded population's email events (canonical or Resend) as JSON Lines."),
     "serve": ("harness.serve", "serve", "Serve the fake AgentBuddy and Broadcast on loopback for a person to click through."),
+    "connect": ("integration.cli", "connect", "Connect a Broadcast organization to AgentBuddy (OAuth 2.0 + PKCE)."),
+    "disconnect": ("integration.cli", "disconnect", "Revoke an organization's AgentBuddy tokens (data is kept)."),
+    "sync": ("integration.cli", "sync", "Sync offices, agents, contacts and properties from AgentBuddy."),
+    "export": ("integration.cli", "export", "Export what Broadcast holds (contacts as JSON)."),
 }
 
 
