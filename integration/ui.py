@@ -190,7 +190,12 @@ def _run_sync(full: bool, label: str) -> None:
         flash(f"{label} did not run: another sync of this organization is in progress.", "warn")
     except Exception as exc:
         current_app.logger.warning("sync from the UI failed: %s", exc)
-        flash(f"{label} failed: {_reason(exc)}", "error")
+        connection = connections.get_connection(rt.db, _org())
+        if connection is not None and connection.status == connections.NEEDS_REAUTH:
+            flash(f"{label} failed: {_not_connected_message(connections.NotConnected(_org(), connection.status))}",
+                  "error")
+        else:
+            flash(f"{label} failed: {_reason(exc)}", "error")
     else:
         t = summary.totals
         flash(f"{label} finished: {t.created} created, {t.updated} updated, {t.deleted} deleted, "
@@ -379,13 +384,18 @@ def score_chart(points: list[tuple[str, int]], width: int = 640, height: int = 2
         return None
     left, right, top, bottom = 36, 14, 10, 26
     inner_w, inner_h = width - left - right, height - top - bottom
-    step = inner_w / max(1, len(points) - 1)
+    times = [parse_ts(when).timestamp() for when, _ in points]
+    span = (times[-1] - times[0]) or 1.0
+
+    def x(index: int) -> float:
+        if len(points) == 1:
+            return round(left + inner_w / 2, 1)
+        return round(left + inner_w * (times[index] - times[0]) / span, 1)
 
     def y(value: float) -> float:
         return round(top + inner_h * (1 - value / 100), 1)
 
-    dots = [{"x": round(left + (i * step if len(points) > 1 else inner_w / 2), 1), "y": y(v), "score": v,
-             "label": when} for i, (when, v) in enumerate(points)]
+    dots = [{"x": x(i), "y": y(v), "score": v, "label": when} for i, (when, v) in enumerate(points)]
     bands = [{"name": name, "y": y(high), "h": round(y(low) - y(high), 1)}
              for name, low, high in (("hot", 80, 100), ("warm", 60, 80), ("cool", 40, 60), ("cold", 0, 40))]
     return {"width": width, "height": height, "left": left, "right": width - right, "dots": dots, "bands": bands,

@@ -96,6 +96,7 @@ class Stack:
     db: object
     config: object
     agent_email: str
+    fake_server: object = None
     password: str = "agentbuddy"
 
     @property
@@ -132,7 +133,7 @@ def stack(tmp_path) -> Iterator[Stack]:
     db.migrate()
     web = servers.start(create_broadcast(config, db))
     try:
-        yield Stack(fake.url, web.url, state_of(fake_app), db, config, agent_login(fake.url))
+        yield Stack(fake.url, web.url, state_of(fake_app), db, config, agent_login(fake.url), fake)
     finally:
         web.stop()
         fake.stop()
