@@ -1,0 +1,19 @@
+"""Fixtures that read as the stories: `replayed("maria")` is Maria's replay, run once per session."""
+from __future__ import annotations
+
+import pytest
+
+from scenarios.loader import load
+from scenarios.replay import replay
+
+
+@pytest.fixture(scope="session")
+def replayed():
+    cache: dict[str, dict] = {}
+
+    def run(name: str) -> dict:
+        if name not in cache:
+            cache[name] = replay(load(name))
+        return cache[name]
+
+    return run
