@@ -260,13 +260,13 @@ def _list_query() -> ListQuery:
     args = request.args
     category = args.get("category", "")
     sort = args.get("sort", "score")
+    sort = sort if sort in SORTS else "score"
     try:
         page = max(1, int(args.get("page", "1")))
     except ValueError:
         page = 1
-    return ListQuery(category if category in CATEGORIES else "", sort if sort in SORTS else "score",
-                     args.get("dir", "desc" if sort in ("score", "opens", "open_rate", "clicks", "last_opened",
-                                                         "category") else "asc") != "asc",
+    default_dir = "asc" if sort == "name" else "desc"
+    return ListQuery(category if category in CATEGORIES else "", sort, args.get("dir", default_dir) != "asc",
                      (args.get("q") or "").strip(), page)
 
 
