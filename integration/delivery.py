@@ -8,9 +8,13 @@ is only the policy of delivery:
 * 2xx: delivered. AgentBuddy deduplicates on `webhook-id` / `Idempotency-Key` (= the message
   id, stable across retries), so a message delivered twice after a lost response or an
   expired lease is applied once.
-* 408, 409, 425, 429, 5xx, timeouts and connection errors: retry. A `Retry-After` is honoured
-  for the message and pauses the whole connection for this worker (other claimed messages for
-  it go back to the queue untouched instead of hitting a rate limiter one by one).
+* 408, 409, 425, 5xx, timeouts and connection errors: retry on the schedule, spending one of
+  the message's attempts. A `Retry-After` (429/503) is a floor for the next try and pauses the
+  whole connection for this worker (other claimed messages for it go back to the queue
+  untouched instead of hitting a rate limiter one by one).
+* 429: AgentBuddy asks us to slow down, which says nothing about the message: it waits for
+  `Retry-After` without spending an attempt, so a long rate-limit storm cannot dead-letter
+  good messages.
 * 401 on the push API: the bearer session refreshes the token once and resends; 401 again is
   permanent. No connection (disconnected, needs re-auth): retried on schedule, so a reconnect
   within the retry window loses nothing.
@@ -40,6 +44,7 @@ from integration.retry_schedule import RetrySchedule, parse_retry_after
 log = logging.getLogger(__name__)
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+THROTTLE_DEFAULT = timedelta(seconds=5)  # a 429 without Retry-After
 
 
 @dataclass(frozen=True)
@@ -230,13 +235,17 @@ class DeliveryWorker:
         return len(claimed)
 
     def _settle_failure(self, message: Message, outcome: Outcome, now: datetime) -> None:
-        if outcome.permanent:
+        throttled = outcome.status == 429
+        if throttled:  # "slow down" is about the connection, not this message: no attempt is spent
+            next_at = now + (outcome.retry_after or THROTTLE_DEFAULT)
+        elif outcome.permanent:
             next_at = None
         else:
             next_at = self.schedule.next_attempt_at(message.id, message.attempts, now, outcome.retry_after)
         status = outbox.mark_failed(
             self.db, message, self.worker_id, now,
             status=outcome.status, error=outcome.error or "failed", next_attempt_at=next_at,
+            refund_attempt=throttled,
         )
         if status == "dead":
             self.stats.dead += 1

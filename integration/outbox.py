@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from integration.db import Database, Tx, format_ts, from_json, placeholders, to_json
+from integration.db import Database, Tx, format_ts, from_json, parse_ts, placeholders, to_json
 
 KINDS = ("event", "propensity", "batch")
 STATUSES = ("pending", "delivering", "delivered", "dead")
@@ -164,7 +164,7 @@ def claim(db: Database, worker_id: str, now: datetime, policy: ClaimPolicy = Cla
         rows = tx.fetchall(
             "SELECT id, organization_id, connection_id, kind, contact_id, payload, attempts, status, created_at,"
             " last_error"
-            f" FROM outbox WHERE {_DUE} ORDER BY next_attempt_at, created_at, id LIMIT ?{lock}",
+            f" FROM outbox WHERE {_DUE} ORDER BY next_attempt_at, attempts, created_at, id LIMIT ?{lock}",
             (now, now, policy.scan_limit),
         )
         if not rows:
@@ -270,15 +270,19 @@ def mark_failed(
     status: int | None,
     error: str,
     next_attempt_at: datetime | None,
+    refund_attempt: bool = False,
 ) -> str:
-    """Schedule a retry, or dead-letter the message when `next_attempt_at` is None."""
+    """Schedule a retry, or dead-letter the message when `next_attempt_at` is None.
+
+    `refund_attempt`: the try does not count against the attempt budget (throttling).
+    """
     new_status = "dead" if next_attempt_at is None else "pending"
     with db.transaction() as tx:
         changed = tx.execute(
             "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?,"
-            " last_error = ?, lease_owner = NULL, lease_expires_at = NULL"
+            " last_error = ?, lease_owner = NULL, lease_expires_at = NULL, attempts = attempts - ?"
             " WHERE id = ? AND status = 'delivering' AND lease_owner = ?",
-            (new_status, next_attempt_at, status, error[:2000], message.id, worker_id),
+            (new_status, next_attempt_at, status, error[:2000], 1 if refund_attempt else 0, message.id, worker_id),
         )
         if changed and new_status == "dead":
             tx.execute("UPDATE outbox SET status = 'dead' WHERE merged_into = ?", (message.id,))
@@ -311,23 +315,35 @@ def renew_lease(db: Database, message_id: str, worker_id: str, until: datetime) 
 # ----------------------------------------------------------------------------- operate
 
 def counts(db: Database, organization_id: str | None = None) -> dict[str, int]:
-    """queued / retrying / delivering / delivered / dead (merged events count with their batch)."""
-    where, params = ("WHERE organization_id = ?", (organization_id,)) if organization_id else ("", ())
+    """Messages by state: queued / retrying / delivering / delivered / dead, plus `folded`
+    (event messages that travel inside a batch message and settle with it)."""
+    where, params = ("AND organization_id = ?", (organization_id,)) if organization_id else ("", ())
     with db.transaction(readonly=True) as tx:
         rows = tx.fetchall(
             "SELECT status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried, COUNT(*) AS n"
-            f" FROM outbox {where} GROUP BY status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END",
+            f" FROM outbox WHERE merged_into IS NULL {where} GROUP BY status, CASE WHEN attempts > 0 THEN 1 ELSE 0 END",
             params,
         )
-    out = {"queued": 0, "retrying": 0, "delivering": 0, "delivered": 0, "dead": 0}
+        folded = tx.fetchval(f"SELECT COUNT(*) AS n FROM outbox WHERE merged_into IS NOT NULL {where}", params)
+    out = {"queued": 0, "retrying": 0, "delivering": 0, "delivered": 0, "dead": 0, "folded": int(folded or 0)}
     for row in rows:
         if row["status"] == "pending":
             out["retrying" if row["tried"] else "queued"] += row["n"]
-        elif row["status"] == "dead":
-            out["dead"] += row["n"]
         else:
             out[row["status"]] += row["n"]
     return out
+
+
+def next_due(db: Database, organization_id: str | None = None) -> datetime | None:
+    """When the next pending message or expiring lease falls due (simulations skip ahead to it)."""
+    where, params = ("AND organization_id = ?", (organization_id,)) if organization_id else ("", ())
+    with db.transaction(readonly=True) as tx:
+        pending = tx.fetchval(f"SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'pending' {where}", params)
+        leased = tx.fetchval(
+            "SELECT MIN(lease_expires_at) AS t FROM outbox WHERE status = 'delivering' AND merged_into IS NULL"
+            f" {where}", params)
+    times = [parse_ts(t) for t in (pending, leased) if t]
+    return min(times) if times else None
 
 
 def dead_letters(db: Database, organization_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
