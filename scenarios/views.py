@@ -79,11 +79,16 @@ def story(result: dict[str, Any], contact_id: str, console: Console | None = Non
     for e in engaged:
         day = _day(result, e["at"])
         by_week.setdefault(day // 7, []).append("click" if e["type"] == "clicked" else "open")
+    last_week = result["days"] // 7
+    first_shown = max(0, last_week - 7)
     weeks = Table(title="What they did, week by week", show_edge=False)
     weeks.add_column("week")
     weeks.add_column("opens", justify="right")
     weeks.add_column("clicks", justify="right")
-    for week in range(result["days"] // 7 + 1):
+    if first_shown:
+        earlier = [a for w, acts in by_week.items() if w < first_shown for a in acts]
+        weeks.add_row(f"1–{first_shown}", str(earlier.count("open")), str(earlier.count("click")))
+    for week in range(first_shown, last_week + 1):
         acts = by_week.get(week, [])
         weeks.add_row(str(week + 1), str(acts.count("open")), str(acts.count("click")))
     console.print(weeks)
@@ -92,7 +97,7 @@ def story(result: dict[str, Any], contact_id: str, console: Console | None = Non
     moves = Table(title="The score AgentBuddy held", show_edge=False)
     for column in ("day", "score", "category", "seller", "buyer", "trend"):
         moves.add_column(column)
-    for p in contact["timeline"]:
+    for p in _turning_points(contact["timeline"]):
         moves.add_row(str(p["day"]), _num(p["propensity_score"]), _category(p["propensity_category"]),
                       _num(p["seller_likelihood"]), _num(p["buyer_activity_score"]), p.get("engagement_trend") or "—")
     console.print(moves)
@@ -105,6 +110,14 @@ def story(result: dict[str, Any], contact_id: str, console: Console | None = Non
     for o in verdicts:
         mark = "[green]✓[/]" if o["passed"] else "[red]✗[/]"
         console.print(f"{mark} {o['label']}", highlight=False)
+
+
+def _turning_points(points: list[dict], tail: int = 6) -> list[dict]:
+    """The days the category changed, plus the last few: the score's story without the noise."""
+    keep = [p for i, p in enumerate(points)
+            if i == 0 or p["propensity_category"] != points[i - 1]["propensity_category"]]
+    chosen = {id(p) for p in keep} | {id(p) for p in points[-tail:]}
+    return [p for p in points if id(p) in chosen]
 
 
 def _day(result: dict[str, Any], at: str) -> int:
