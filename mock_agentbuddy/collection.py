@@ -7,10 +7,15 @@ sweep never skips it.
 from __future__ import annotations
 
 import bisect
+import json
 from typing import Any, Callable, Iterator
 
 Record = dict[str, Any]
 Key = tuple[int, str]
+
+# Contact fields Broadcast writes (engagement.py changes them in place); kept out of the cache.
+RECEIVED_FIELDS = ("engagement", "propensity", "campaigns")
+_NOTHING_RECEIVED = ',"engagement":null,"propensity":null,"campaigns":[]}'
 
 
 class Collection:
@@ -21,6 +26,7 @@ class Collection:
         self.keys: list[Key] = []
         self.live = 0
         self.version = 0  # bumps on every change; caches key on it
+        self._json: dict[str, str] = {}  # id -> serialised record without RECEIVED_FIELDS
 
     @classmethod
     def build(cls, entity: str, rows: list[tuple[int, Record]]) -> "Collection":
@@ -55,10 +61,29 @@ class Collection:
                 self.live -= 1
         self.records[record_id] = record
         self._stamp[record_id] = stamp
+        self._json.pop(record_id, None)
         bisect.insort(self.keys, (stamp, record_id))
         if record.get("deleted_at") is None:
             self.live += 1
         self.version += 1
+
+    def forget_json(self, record_id: str) -> None:
+        """Drop the cached serialisation after changing a record in place (tests do this)."""
+        self._json.pop(record_id, None)
+
+    def json_of(self, record: Record) -> str:
+        """The record as JSON. Pages of 500 are served often: the CRM part of each record is
+        serialised once per version, the fields Broadcast writes are added fresh each time."""
+        base = self._json.get(record["id"])
+        if base is None:
+            base = json.dumps({k: v for k, v in record.items() if k not in RECEIVED_FIELDS}, separators=(",", ":"))
+            self._json[record["id"]] = base
+        if "campaigns" not in record:
+            return base
+        if record["engagement"] is None and record["propensity"] is None and not record["campaigns"]:
+            return base[:-1] + _NOTHING_RECEIVED
+        received = json.dumps({k: record[k] for k in RECEIVED_FIELDS}, separators=(",", ":"))
+        return base[:-1] + "," + received[1:]
 
     def scan(self, start: int, predicate: Callable[[Record], bool], limit: int) -> Iterator[Record]:
         """Records from position `start` of the sorted index that match, at most `limit`."""

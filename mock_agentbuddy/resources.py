@@ -7,7 +7,9 @@ never 403, so ids of other tenants cannot be probed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from flask import Blueprint, g, request
+import json
+
+from flask import Blueprint, Response, g, request
 
 from .connections import Subscription
 from .pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, CursorError, ListQuery, Pager
@@ -146,18 +148,19 @@ def _register(bp: Blueprint, state, pager: Pager, resource: Resource, guard) -> 
             except CursorError as error:
                 return problem(400, "invalid_cursor", "Invalid cursor", str(error),
                                [{"field": "query.cursor", "message": str(error)}])
-            body = {"data": page.data,
-                    "pagination": {"total": page.total, "per_page": page.per_page,
-                                   "next_cursor": page.next_cursor}}
-            return json_response(body)
+            pagination = json.dumps({"total": page.total, "per_page": page.per_page,
+                                     "next_cursor": page.next_cursor}, separators=(",", ":"))
+            body = '{"data":[' + ",".join(collection.json_of(r) for r in page.data) + '],"pagination":' + pagination + "}"
+        return Response(body, content_type="application/json")
 
     def get_view(id: str):  # noqa: A002 - the contract names the path parameter `id`
         record_id = id
         with state.lock:
-            record = state.world.collection(g.grant.account_id, resource.entity).get(record_id)
+            collection = state.world.collection(g.grant.account_id, resource.entity)
+            record = collection.get(record_id)
             if record is None:
                 return not_found(resource.singular, record_id)
-            return json_response(record)
+            return Response(collection.json_of(record), content_type="application/json")
 
     list_view.__name__ = f"list_{resource.entity}"
     get_view.__name__ = f"get_{resource.singular}"

@@ -3,9 +3,10 @@ as RFC 3339 UTC strings. Seeded records have whole seconds; stamps from mutation
 milliseconds. Sorting always uses the integer, never the string."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 _UNIX = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNIX_NAIVE = datetime(1970, 1, 1)
 
 
 def to_us(instant: datetime) -> int:
@@ -19,7 +20,7 @@ def from_us(us: int) -> datetime:
 
 def iso(us: int) -> str:
     seconds, micro = divmod(us, 1_000_000)
-    base = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = (_UNIX_NAIVE + timedelta(seconds=seconds)).isoformat()  # much faster than strftime
     if micro == 0:
         return base + "Z"
     if micro % 1000 == 0:
