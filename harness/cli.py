@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "disconnect": ("integration.cli", "disconnect", "Revoke an organization's AgentBuddy tokens (data is kept)."),
     "sync": ("integration.cli", "sync", "Sync offices, agents, contacts and properties from AgentBuddy."),
     "export": ("integration.cli", "export", "Export what Broadcast holds (contacts as JSON)."),
+    "deliver": ("integration.cli", "deliver", "Deliver queued engagement (events, scores, batches) to AgentBuddy."),
+    "deliveries": ("integration.cli", "deliveries", "Outbox status and dead letters; `deliveries replay` re-queues them."),
+    "rescore": ("integration.cli", "rescore_command", "Re-score every contact now (the daily batch) and queue changes."),
+    "ingest-server": ("integration.cli", "ingest_server", "Serve Broadcast's webhooks (Resend, AgentBuddy) with delivery workers."),
 }
 
 
