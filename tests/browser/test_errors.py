@@ -1,10 +1,12 @@
 """When AgentBuddy takes access back or goes down, the pages say so and offer the way out."""
 from __future__ import annotations
 
+import pytest
 import requests
-from playwright.sync_api import expect
 
 from .test_connect import connect_by_clicking
+
+expect = pytest.importorskip("playwright.sync_api").expect
 
 
 def test_revoked_access_asks_to_reconnect_and_reconnecting_works(person, stack):

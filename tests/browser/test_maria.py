@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+
+expect = pytest.importorskip("playwright.sync_api").expect
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios" / "library"
 
@@ -64,6 +65,13 @@ def test_broadcast_shows_maria_hot(person, maria):
     expect(page.locator("#timeline")).to_contain_text("Market Update")
     expect(page.locator("#deliveries")).to_contain_text("delivered")
     person.shot("broadcast-contact-maria")
+
+    page.click("a:has-text('Settings')")
+    expect(page.locator("[data-status]")).to_have_text("Connected")
+    assert int(page.locator("#delivered").inner_text()) > 0
+    expect(page.locator("#dead")).to_have_text("0")
+    expect(page.locator(".sync-status")).to_have_text("succeeded")
+    person.shot("broadcast-settings-after-maria")
     person.assert_clean()
 
 
