@@ -94,7 +94,10 @@ def build_blueprint(state) -> Blueprint:
         if verdict:
             entries = [e for e in entries if e["verdict"] == verdict]
         entries.reverse()
-        return render_template("ui/inbound.html", entries=entries[:500], total=len(entries), verdict=verdict,
+        pages = max(1, -(-len(entries) // PAGE_SIZE))
+        page = min(_page_number(request.args.get("page")), pages)
+        return render_template("ui/inbound.html", entries=entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
+                               total=len(entries), verdict=verdict, page=page, pages=pages,
                                last_seq=state.inbound.last_seq)
 
     @bp.app_template_filter("pretty_json")
