@@ -96,6 +96,7 @@ def init_ratelimit(app: Flask, state) -> None:
         g.ratelimit = (remaining, reset)
         if allowed:
             return None
+        quota = limiter.quota
         response = problem(429, "rate_limited", "Too many requests",
                            f"{quota.limit} requests per {quota.window} seconds exceeded; retry in {reset} seconds.")
         response.headers["Retry-After"] = str(reset)
@@ -104,6 +105,7 @@ def init_ratelimit(app: Flask, state) -> None:
     @app.after_request
     def headers(response):
         if request.path.startswith("/v1/"):
+            quota = limiter.quota
             remaining, reset = g.get("ratelimit", (quota.limit, quota.window))
             response.headers["RateLimit-Policy"] = f'"{POLICY}";q={quota.limit};w={quota.window}'
             response.headers["RateLimit"] = f'"{POLICY}";r={remaining};t={reset}'

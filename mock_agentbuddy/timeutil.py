@@ -1,6 +1,5 @@
 """Instants as integer microseconds since the Unix epoch (cheap to compare and sort), rendered
-as RFC 3339 UTC strings. Seeded records have whole seconds; stamps from mutations may carry
-milliseconds. Sorting always uses the integer, never the string."""
+as RFC 3339 UTC strings with milliseconds. Sorting always uses the integer."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -19,13 +18,11 @@ def from_us(us: int) -> datetime:
 
 
 def iso(us: int) -> str:
+    """Always `YYYY-MM-DDTHH:MM:SS.mmmZ`: one fixed width, so text order is time order even for
+    clients that compare the strings."""
     seconds, micro = divmod(us, 1_000_000)
     base = (_UNIX_NAIVE + timedelta(seconds=seconds)).isoformat()  # much faster than strftime
-    if micro == 0:
-        return base + "Z"
-    if micro % 1000 == 0:
-        return f"{base}.{micro // 1000:03d}Z"
-    return f"{base}.{micro:06d}Z"
+    return f"{base}.{micro // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -118,7 +118,7 @@ def test_an_older_propensity_arriving_late_does_not_overwrite_a_newer_one(api, s
     assert send_webhook("propensity", propensity(contact_id, 87, "2026-01-15T14:35:00Z"), msg_id="p2").status_code == 200
     assert send_webhook("propensity", propensity(contact_id, 45, "2026-01-14T09:00:00Z"), msg_id="p1").status_code == 200
     stored = api.get(f"/v1/contacts/{contact_id}").get_json()["propensity"]
-    assert stored["propensity_score"] == 87 and stored["score_updated_at"] == "2026-01-15T14:35:00Z"
+    assert stored["propensity_score"] == 87 and stored["score_updated_at"] == "2026-01-15T14:35:00.000Z"
 
 
 def test_an_event_for_an_unknown_contact_is_404(send_webhook):
@@ -154,9 +154,9 @@ def test_the_appendix_b_batch_applies_per_contact(api, send_webhook, contact_id)
     assert result["results"][1]["code"] == "not_found"
     contact = api.get(f"/v1/contacts/{contact_id}").get_json()
     assert contact["engagement"]["open_rate"] == 75.0
-    assert contact["engagement"]["last_opened_at"] == "2026-01-14T16:45:00Z"
+    assert contact["engagement"]["last_opened_at"] == "2026-01-14T16:45:00.000Z"
     assert contact["propensity"]["seller_likelihood"] == 87
-    assert contact["campaigns"] == [{"id": "bc_campaign_1", "name": "Spring", "sent_at": "2026-01-10T09:00:00Z",
+    assert contact["campaigns"] == [{"id": "bc_campaign_1", "name": "Spring", "sent_at": "2026-01-10T09:00:00.000Z",
                                      "status": "clicked"}]
     replay = send_webhook("batch", body, msg_id="b1").get_json()
     assert replay["duplicate"] is True and replay["applied"] == 1

@@ -41,7 +41,7 @@ def test_world_is_relational_and_consistent():
         for contact in contacts.values():
             assert contact["agent_id"] in agents and contact["office_id"] in offices
             assert contact["contact_type"] in ("buyer", "seller", "owner", "lead")
-            assert contact["created_at"] <= contact["updated_at"] < "2026-01-01T00:00:00Z"
+            assert contact["created_at"] <= contact["updated_at"] < "2026-01-01T00:00:00.000Z"
             for prop_id in contact["properties"]:
                 assert props[prop_id]["owner_contact_id"] == contact["id"]
         for prop in props.values():
