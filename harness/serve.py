@@ -6,6 +6,7 @@ scheduled sync, re-score), so what a person does on one side shows up on the oth
 """
 from __future__ import annotations
 
+import signal
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -98,10 +99,13 @@ def serve(port: int, mock_port: int, free_ports: bool, seed: int, contacts: int,
     click.echo(f"Log in at AgentBuddy as {stack.login_email} with password {stack.password}")
     click.echo("Click “Connect AgentBuddy” on Broadcast's settings page to start. Ctrl-C stops both.")
     stop = threading.Event()
+    # Ctrl-C and `kill` both end it cleanly, also when started in the background (where a shell
+    # leaves SIGINT ignored).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
-        while not stop.wait(3600):
+        while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
         click.echo("\nStopping…")
     finally:
         stack.stop()
