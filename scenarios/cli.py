@@ -8,6 +8,11 @@ from pathlib import Path
 import click
 
 
+def _width() -> int | None:
+    """Rich's 80 columns when piped would cut the tables; logs and CI get 120."""
+    return None if sys.stdout.isatty() else 120
+
+
 @click.command("generate")
 @click.option("--contacts", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--seed", default=1, show_default=True, type=int)
@@ -60,7 +65,7 @@ def evaluate(contacts: int, seed: int, days: int, as_json: bool) -> None:
 
     from . import evaluate as ev
 
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, width=_width())
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("scoring contacts", total=contacts)
         result = ev.run(contacts, seed, days, progress=lambda n: progress.update(task, completed=n))
@@ -89,7 +94,7 @@ def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, 
 
     from .loader import ScenarioError, library_paths, load
 
-    console = Console()
+    console = Console(width=_width())
     targets = list(paths) + (library_paths() if library else [])
     if not targets:
         raise click.UsageError("give scenario files (or library names), or --library")
