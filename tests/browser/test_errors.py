@@ -65,3 +65,18 @@ def test_connect_while_agentbuddy_is_down(person, stack):
     expect(page.locator("[data-status]")).to_have_text("Not connected")
     person.shot("broadcast-settings-connect-while-down")
     person.assert_clean()
+
+
+def test_denying_at_agentbuddy_connects_nothing(person, stack):
+    page = person.page
+    page.goto(stack.settings_url)
+    page.click("#connect")
+    page.wait_for_url(stack.fake_url + "/**")
+    page.fill("#email", stack.agent_email)
+    page.fill("#password", stack.password)
+    page.click("button[type=submit]")
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(stack.settings_url)
+    expect(page.locator(".flash.error")).to_contain_text("You did not allow Broadcast")
+    expect(page.locator("[data-status]")).to_have_text("Not connected")
+    person.assert_clean()
