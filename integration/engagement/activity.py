@@ -36,6 +36,9 @@ RETENTION_DAYS = 120
 # Send flags (bits)
 SENT, DELIVERED, BOUNCED, COMPLAINED, FAILED, SUPPRESSED, DELAYED, HARD_BOUNCE = (1 << i for i in range(8))
 _SENTISH = SENT | DELIVERED | BOUNCED | COMPLAINED
+_DELIVERED_MASK = DELIVERED | COMPLAINED
+#: Folding old detail away runs at most once per this many days of horizon movement.
+FOLD_EVERY_DAYS = 7
 _FLAG_OF = {"sent": SENT, "delivered": DELIVERED, "bounced": BOUNCED, "complained": COMPLAINED,
             "failed": FAILED, "suppressed": SUPPRESSED, "delivery_delayed": DELAYED}
 
@@ -79,27 +82,53 @@ class _Send:
         self.contrib: tuple | None = None
 
     def anchor(self) -> int:
-        """When the email went out: its sent time, else the earliest thing known about it."""
-        return self.sent_ts if self.sent_ts is not None else self.first_ts  # type: ignore[return-value]
+        """When the email went out: sent, else delivered, else its earliest human-looking event.
+
+        Machine events (by agent or address) never move it, so they cannot shift an email between
+        scoring windows; an email known only from machine events is anchored at the first of them.
+        """
+        if self.sent_ts is not None:
+            return self.sent_ts
+        if self.delivered_ts is not None:
+            return self.delivered_ts
+        if self.first_ts is not None:
+            return self.first_ts
+        return min(row[0] for row in (*self.opens, *self.clicks))
 
     def contribution(self, rules: MachineRules) -> tuple:
         """What this email adds to the aggregates; a pure function of the record."""
-        open_codes = classify_opens(self.opens, self.delivered_ts, rules) if self.opens else ()
-        click_codes = classify_clicks(self.clicks, self.delivered_ts, rules) if self.clicks else ()
-        human_opens = tuple(row[0] for row, code in zip(self.opens, open_codes) if code == 0)
-        human_clicks = tuple((row[0], row[2], row[1]) for row, code in zip(self.clicks, click_codes) if code == 0)
-        machine = tuple(code for code in (*open_codes, *click_codes) if code)
-        n_machine_opens = sum(1 for code in open_codes if code)
-        engaged_ts = [*human_opens, *(c[0] for c in human_clicks)]
         flags = self.flags
-        sent = bool(flags & _SENTISH or engaged_ts)
-        delivered = bool(flags & (DELIVERED | COMPLAINED) or engaged_ts)
-        bounced = bool(flags & BOUNCED) and not delivered
+        anchor = self.anchor()
+        delivered = bool(flags & _DELIVERED_MASK)
+        if not self.opens and not self.clicks:  # the common case: sent / delivered / bounced only
+            sent = bool(flags & _SENTISH)
+            return (anchor // DAY, sent, delivered, bool(flags & BOUNCED) and not delivered, False, False,
+                    0, 0, 0, 0, None, None, (), (), anchor if sent else None, self.kind)
+        human_opens: list[int] = []
+        machine: list[int] = []
+        if self.opens:
+            for row, code in zip(self.opens, classify_opens(self.opens, self.delivered_ts, rules)):
+                if code:
+                    machine.append(code)
+                else:
+                    human_opens.append(row[0])
+        n_machine_opens = len(machine)
+        human_clicks: list[tuple[int, int, int]] = []
+        if self.clicks:
+            for row, code in zip(self.clicks, classify_clicks(self.clicks, self.delivered_ts, rules)):
+                if code:
+                    machine.append(code)
+                else:
+                    human_clicks.append((row[0], row[2], row[1]))
+        first = human_opens[0] if human_opens else None  # rows are kept sorted by time
+        if human_clicks and (first is None or human_clicks[0][0] < first):
+            first = human_clicks[0][0]
+        sent = bool(flags & _SENTISH) or first is not None
         return (
-            self.anchor() // DAY, sent, delivered, bounced, bool(engaged_ts), bool(human_clicks),
-            len(human_opens), len(human_clicks), n_machine_opens, len(machine) - n_machine_opens,
-            min(engaged_ts) if engaged_ts else None, max(human_opens) if human_opens else None,
-            human_clicks, machine, self.anchor() if sent else None, self.kind,
+            anchor // DAY, sent, delivered, bool(flags & BOUNCED) and not delivered, first is not None,
+            bool(human_clicks), len(human_opens), len(human_clicks), n_machine_opens,
+            len(machine) - n_machine_opens, first, human_opens[-1] if human_opens else None,
+            tuple(human_clicks), tuple(machine), anchor if sent else None, self.kind,
         )
 
 
@@ -113,7 +142,7 @@ class ContactActivity:
 
     __slots__ = ("contact_id", "counters", "machine_reasons", "buckets", "open_log", "click_log",
                  "campaigns", "sends", "status", "status_at", "horizon_day", "last_sent_ts",
-                 "last_open_ts", "last_click_ts", "folded_last", "_dirty_last", "ignored_late",
+                 "last_open_ts", "last_click_ts", "folded_last", "_dirty_last", "_folded_to", "ignored_late",
                  "retention_days", "machine_rules", "content_rules")
 
     def __init__(self, contact_id: str | None = None, *, retention_days: int = RETENTION_DAYS,
@@ -135,6 +164,7 @@ class ContactActivity:
         self.last_click_ts: int | None = None
         self.folded_last = [None, None, None]  # last sent/open/click of folded emails
         self._dirty_last = False
+        self._folded_to: int | None = None
         self.ignored_late = 0
         self.retention_days = retention_days
         self.machine_rules = machine_rules
@@ -171,12 +201,13 @@ class ContactActivity:
         self._refresh(send)
         if self.horizon_day is None or day > self.horizon_day:
             self.horizon_day = day
-            self._fold(day - self.retention_days)
+            if self._folded_to is None or day - self.retention_days >= self._folded_to + FOLD_EVERY_DAYS:
+                self._fold(day - self.retention_days)
         return True
 
     def _record(self, send: _Send, event: EngagementEvent, etype: str, ts: int) -> bool:
         changed = False
-        if send.first_ts is None or ts < send.first_ts:
+        if not event.machine and (send.first_ts is None or ts < send.first_ts):
             send.first_ts = ts
             changed = True
         if event.campaign_id and send.campaign_id is None:
@@ -190,20 +221,28 @@ class ContactActivity:
             changed = changed or send.kind != 0
         if etype == "opened":
             code = REASON_CODE.get(event.machine_reason or "provider_flagged", 7) if event.machine else 0
+            proxy = int(is_human_proxy(event, self.machine_rules))
             for row in send.opens:
-                if row[0] == ts:
-                    return changed
-            send.opens.append([ts, code, int(is_human_proxy(event, self.machine_rules))])
+                if row[0] == ts:  # the same open again: merge verdicts, human wins (order-free)
+                    merged = [ts, min(row[1], code), max(row[2], proxy)]
+                    if merged == row:
+                        return changed
+                    row[:] = merged
+                    return True
+            send.opens.append([ts, code, proxy])
             send.opens.sort()
             return True
         if etype == "clicked":
             key = url_key(event.url)
+            code = REASON_CODE.get(event.machine_reason or "provider_flagged", 7) if event.machine else 0
             for row in send.clicks:
-                if row[0] == ts and row[1] == key:
-                    return changed
+                if row[0] == ts and row[1] == key:  # the same click again: human wins (order-free)
+                    if code >= row[3]:
+                        return changed
+                    row[3] = code
+                    return True
             category = event.link_category or categorise_link(
                 event.url, CATEGORIES[send.kind] if send.kind else event.campaign_kind, self.content_rules)
-            code = REASON_CODE.get(event.machine_reason or "provider_flagged", 7) if event.machine else 0
             send.clicks.append([ts, key, CATEGORY_CODE.get(category, 0), code])
             send.clicks.sort()
             return True
@@ -243,52 +282,69 @@ class ContactActivity:
         self._account(send.email_id, new, +1)
         send.contrib = new
         if send.campaign_id:
-            self.campaigns[send.campaign_id] = [
-                send.campaign_name, new[K_SENT_TS] if new[K_SENT_TS] is not None else send.anchor(),
-                _campaign_status(new), send.email_id]
+            sent_ts = new[K_SENT_TS] if new[K_SENT_TS] is not None else send.anchor()
+            status = _campaign_status(new)
+            row = self.campaigns.get(send.campaign_id)
+            if row is None or row[1] != sent_ts or row[2] != status or row[0] != send.campaign_name:
+                self.campaigns[send.campaign_id] = [send.campaign_name, sent_ts, status, send.email_id]
 
     def _account(self, email_id: str, c: tuple, sign: int) -> None:
         counters = self.counters
-        counters[C_SENT] += sign * c[K_SENT]
-        counters[C_DELIVERED] += sign * c[K_DELIVERED]
-        counters[C_BOUNCED] += sign * c[K_BOUNCED]
-        counters[C_OPENED] += sign * c[K_OPENED]
-        counters[C_CLICKED] += sign * c[K_CLICKED]
-        counters[C_OPENS] += sign * c[K_OPENS]
-        counters[C_CLICKS] += sign * c[K_CLICKS]
-        counters[C_MACHINE_OPENS] += sign * c[K_MOPENS]
-        counters[C_MACHINE_CLICKS] += sign * c[K_MCLICKS]
-        for code in c[K_MACHINE]:
-            self.machine_reasons[code] = self.machine_reasons.get(code, 0) + sign
+        if c[K_SENT]:
+            counters[C_SENT] += sign
+        if c[K_DELIVERED]:
+            counters[C_DELIVERED] += sign
+        if c[K_BOUNCED]:
+            counters[C_BOUNCED] += sign
+        first = c[K_FIRST_ENGAGED]
         cutoff = -1 if self.horizon_day is None else self.horizon_day - self.retention_days
         day = c[K_DAY]
-        if day >= cutoff and (c[K_DELIVERED] or c[K_OPENED]):
-            self._bump(day, B_DELIVERED, sign * c[K_DELIVERED])
-            self._bump(day, B_OPENED, sign * c[K_OPENED])
-            self._bump(day, B_CLICKED, sign * c[K_CLICKED])
-        first = c[K_FIRST_ENGAGED]
-        if first is not None and first // DAY >= cutoff:
-            self._bump(first // DAY, B_ENGAGED, sign)
+        buckets = self.buckets
+        if day >= cutoff and (c[K_DELIVERED] or first is not None):
+            row = buckets.get(day)
+            if row is None:
+                row = buckets[day] = [0, 0, 0, 0]
+            if c[K_DELIVERED]:
+                row[B_DELIVERED] += sign
+            if first is not None:
+                row[B_OPENED] += sign
+                if c[K_CLICKED]:
+                    row[B_CLICKED] += sign
+            if not (row[0] or row[1] or row[2] or row[3]):
+                del buckets[day]
+        if c[K_MACHINE]:
+            counters[C_MACHINE_OPENS] += sign * c[K_MOPENS]
+            counters[C_MACHINE_CLICKS] += sign * c[K_MCLICKS]
+            reasons = self.machine_reasons
+            for code in c[K_MACHINE]:
+                reasons[code] = reasons.get(code, 0) + sign
         if first is not None:
+            counters[C_OPENED] += sign
+            counters[C_OPENS] += sign * c[K_OPENS]
+            if first // DAY >= cutoff:
+                self._bump(first // DAY, B_ENGAGED, sign)
             self._log(self.open_log, (first, c[K_KIND], email_id), sign)
-        for ts, category, key in c[K_HUMAN_CLICKS]:
-            self._log(self.click_log, (ts, category, key, email_id), sign)
+            if c[K_CLICKED]:
+                counters[C_CLICKED] += sign
+                counters[C_CLICKS] += sign * c[K_CLICKS]
+                for ts, category, key in c[K_HUMAN_CLICKS]:
+                    self._log(self.click_log, (ts, category, key, email_id), sign)
         if sign > 0:
-            self.last_sent_ts = _max(self.last_sent_ts, c[K_SENT_TS])
-            self.last_open_ts = _max(self.last_open_ts, c[K_LAST_OPEN])
-            if c[K_HUMAN_CLICKS]:
-                self.last_click_ts = _max(self.last_click_ts, c[K_HUMAN_CLICKS][-1][0])
-        elif c[K_LAST_OPEN] is not None or c[K_HUMAN_CLICKS] or c[K_SENT_TS] is not None:
+            if c[K_SENT_TS] is not None and (self.last_sent_ts is None or c[K_SENT_TS] > self.last_sent_ts):
+                self.last_sent_ts = c[K_SENT_TS]
+            if first is not None:
+                self.last_open_ts = _max(self.last_open_ts, c[K_LAST_OPEN])
+                if c[K_HUMAN_CLICKS]:
+                    self.last_click_ts = _max(self.last_click_ts, c[K_HUMAN_CLICKS][-1][0])
+        elif first is not None or c[K_SENT_TS] is not None:
             self._dirty_last = True
 
     def _bump(self, day: int, slot: int, delta: int) -> None:
-        if not delta:
-            return
         row = self.buckets.get(day)
         if row is None:
             row = self.buckets[day] = [0, 0, 0, 0]
         row[slot] += delta
-        if not any(row):
+        if not (row[0] or row[1] or row[2] or row[3]):
             del self.buckets[day]
 
     @staticmethod
@@ -303,6 +359,7 @@ class ContactActivity:
 
     def _fold(self, cutoff_day: int) -> None:
         """Drop detail older than the retention window (counters and campaign rows stay)."""
+        self._folded_to = cutoff_day
         for day in [d for d in self.buckets if d < cutoff_day]:
             del self.buckets[day]
         cutoff_ts = cutoff_day * DAY
@@ -357,6 +414,8 @@ class ContactActivity:
 
     def to_dict(self) -> dict[str, Any]:
         """A small JSON-safe dict; `from_dict(to_dict())` restores the same behaviour exactly."""
+        if self.horizon_day is not None and self._folded_to != self.horizon_day - self.retention_days:
+            self._fold(self.horizon_day - self.retention_days)
         self._settle()
         return {
             "v": SCHEMA_VERSION,

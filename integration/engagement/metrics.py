@@ -3,14 +3,16 @@
 Definitions (docs/scoring.md has the long form):
 
 * `open_rate` = emails with a human open (or a human click: a click is proof of an open) /
-  delivered emails, lifetime, as a percentage with one decimal. `click_rate` likewise with human
-  clicks. An email counts as delivered when the provider said so, or when a human opened or
-  clicked it (the delivery webhook can be lost; the open cannot lie). Machine opens and clicks
-  count nowhere.
+  delivered emails (provider `delivered`, or a complaint), lifetime, as a percentage with one
+  decimal, capped at 100 (an open whose delivery webhook was lost counts as opened but adds no
+  delivered email, so it can only raise the rate). `click_rate` likewise with human clicks.
+  Machine opens and clicks count nowhere.
 * `engagement_trend`: the engagement rate of the last `trend_recent_days` against the
   `trend_previous_days` before. Rate of a window = (emails whose *first* human open/click fell in
   the window) / (emails delivered in the window, by send day), capped at 1. `inactive` when there
-  is no human open/click in `trend_inactive_days`, or nothing was ever delivered.
+  is no human open/click in `trend_inactive_days` (so also when nothing was delivered); `decreasing`
+  when no email was first engaged with in the recent window; with no history in the previous
+  window, `increasing` when the recent rate reaches `trend_new_contact_rate`, else `stable`.
 
 `signals()` makes one pass over the activity's day buckets and logs and returns everything the
 scorer needs, so scoring a contact costs a few dozen integer operations.
@@ -213,8 +215,12 @@ def window_rate(engaged: int, delivered: int) -> float:
 
 def _trend(delivered_ever: int, last_engaged: int | None, now: int, r_del: int, r_eng: int,
            p_del: int, p_eng: int, config: ScoringConfig) -> str:
-    if delivered_ever == 0 or last_engaged is None or now - last_engaged >= config.trend_inactive_days * DAY:
+    if last_engaged is None or now - last_engaged >= config.trend_inactive_days * DAY:
         return "inactive"
+    if r_eng == 0:
+        # Engaged within the inactivity window but not lately: going quiet. (Deciding this by the
+        # previous window's rate instead would let *more* old engagement lower the trend.)
+        return "decreasing"
     recent = window_rate(r_eng, r_del)
     if p_del == 0 and p_eng == 0:
         return "increasing" if recent >= config.trend_new_contact_rate else "stable"
@@ -228,7 +234,7 @@ def _trend(delivered_ever: int, last_engaged: int | None, now: int, r_del: int, 
 
 
 def _percent(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
+    return round(min(100.0, 100.0 * part / whole), 1) if whole else 0.0
 
 
 def _dt(ts: int | None) -> datetime | None:

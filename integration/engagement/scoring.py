@@ -170,10 +170,14 @@ def categorise(value: int, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> st
 
 def _rate_points(part: int, delivered: int, average: float, maximum: float, full_scale: float) -> float:
     """Piecewise linear in the rate: -maximum at 0, 0 at the average, +maximum at (1 + full_scale) x
-    the average and beyond; 0 when nothing was delivered in the window (no evidence either way)."""
+    the average and beyond. The rate is capped at 1 (opens of emails whose delivery webhook was
+    lost); with nothing delivered it is 1 if anything was opened, else there is no evidence: 0."""
     if delivered == 0:
-        return 0.0
-    rate = part / delivered
+        if part == 0:
+            return 0.0
+        rate = 1.0
+    else:
+        rate = min(1.0, part / delivered)
     if rate <= average:
         return maximum * (rate - average) / average
     return maximum * min(1.0, (rate - average) / (average * full_scale))
