@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import socket
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -25,16 +26,23 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def broadcast(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def broadcast(request, tmp_path):
+    """Broadcast's app over SQLite, and over PostgreSQL where AB_TEST_POSTGRES_URL is set."""
     config = IntegrationConfig(database_url=f"sqlite:///{tmp_path / 'b.sqlite3'}",
                                agentbuddy_url=f"http://127.0.0.1:{closed_port()}",
                                token_key=Fernet.generate_key().decode(), http_max_retries=0)
-    db = Database.from_url(config.database_url)
+    if request.param == "sqlite":
+        db = Database.from_url(config.database_url)
+    else:
+        db = Database.from_url(request.getfixturevalue("postgres_url"), schema=f"ui_{uuid.uuid4().hex[:12]}")
     db.migrate()
     app = create_app(config, db, ManualClock(NOW))
     yield app.test_client(), db
-    db.close()
+    if request.param == "sqlite":
+        db.close()
+    else:
+        db.drop_schema()
 
 
 def csrf(client) -> str:
