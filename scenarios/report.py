@@ -8,8 +8,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable
 
-SERIES = (("propensity_score", "#c2410c", "propensity"), ("seller_likelihood", "#1d4ed8", "seller"),
-          ("buyer_activity_score", "#15803d", "buyer"))
+# (field, colour, legend, dash): propensity wide and pale underneath, so an owner's seller line
+# lying on top of it stays visible.
+SERIES = (("propensity_score", "#fb923c", "propensity", ""), ("seller_likelihood", "#1d4ed8", "seller", "5 3"),
+          ("buyer_activity_score", "#15803d", "buyer", "2 2"))
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2937;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #e5e7eb;padding-bottom:.3rem}
@@ -110,18 +112,20 @@ def chart(points: list[dict], days: int, width: int = 360, height: int = 180) ->
         parts.append(f'<rect x="{left}" y="{y(high):.1f}" width="{w}" height="{y(low) - y(high):.1f}" fill="{colour}"/>')
     for value in (0, 40, 60, 80, 100):
         parts.append(f'<text x="{left - 4}" y="{y(value) + 4:.1f}" font-size="10" text-anchor="end" fill="#6b7280">{value}</text>')
-    for day in sorted({0, days // 2, days}):
-        parts.append(f'<text x="{x(day):.1f}" y="{height - 6}" font-size="10" text-anchor="middle" fill="#6b7280">day {day}</text>')
-    for key, colour, _label in SERIES:
+    for day, anchor in ((0, "start"), (days // 2, "middle"), (days, "end")):
+        parts.append(f'<text x="{x(day):.1f}" y="{height - 6}" font-size="10" text-anchor="{anchor}" fill="#6b7280">day {day}</text>')
+    for key, colour, _label, dash in SERIES:
         series = [(p["day"], p[key]) for p in points if isinstance(p.get(key), (int, float))]
         if not series:
             continue
         if series[-1][0] < days:
             series.append((days, series[-1][1]))
         path = " ".join(f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(v):.1f}" for i, (d, v) in enumerate(_steps(series)))
-        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        width = 4 if not dash else 1.6
+        dashing = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{width}"{dashing}/>')
     parts.append("</svg>")
-    legend = "".join(f'<span><i style="background:{colour}"></i>{label}</span>' for _k, colour, label in SERIES)
+    legend = "".join(f'<span><i style="background:{colour}"></i>{label}</span>' for _k, colour, label, _d in SERIES)
     return "".join(parts) + f"<div class=legend>{legend}</div>"
 
 
