@@ -98,7 +98,8 @@ def settings():
     if connection is not None and connection.status == connections.ACTIVE and last is not None:
         next_sync = parse_ts(last["started_at"]) + timedelta(seconds=rt.config.schedule_interval_seconds)
     return render_template(
-        "settings.html", connection=connection, now=rt.clock.now(), runs=runs, last=last, next_sync=next_sync,
+        "settings.html", connection=connection, agent=_agent(rt.db, org, connection), now=rt.clock.now(),
+        runs=runs, last=last, next_sync=next_sync,
         quarantine=_quarantine(rt.db, org), health=outbox.counts(rt.db, org),
         dead=outbox.dead_letters(rt.db, org, limit=50), agentbuddy_url=rt.config.agentbuddy_url,
         scopes_requested=rt.config.scopes, token_expired=_token_expired(connection, rt.clock.now()))
@@ -200,6 +201,15 @@ def _run_sync(full: bool, label: str) -> None:
         t = summary.totals
         flash(f"{label} finished: {t.created} created, {t.updated} updated, {t.deleted} deleted, "
               f"{t.unchanged} unchanged, {t.quarantined} quarantined.", "ok")
+
+
+def _agent(db, org: str, connection) -> dict[str, Any] | None:
+    """Who connected, by name once agents are synced (the connection only stores the id)."""
+    if connection is None or not connection.agent_id:
+        return None
+    with db.transaction(readonly=True) as tx:
+        return tx.fetchone("SELECT first_name, last_name, email FROM agents WHERE organization_id = ? AND id = ?",
+                           (org, connection.agent_id))
 
 
 def _recent_runs(db, org: str, limit: int = 5) -> list[dict[str, Any]]:

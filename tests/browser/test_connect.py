@@ -55,6 +55,7 @@ def test_connect_sync_and_disconnect(person, stack):
     expect(page.locator(".flash.ok").first).to_contain_text("Connected to AgentBuddy account")
     expect(page.locator(".flash.ok").nth(1)).to_contain_text("Initial sync finished")
     expect(page.locator("#scopes")).to_contain_text("write:engagement")
+    expect(page.locator("#connection")).to_contain_text(stack.agent_email)  # who connected, by name
     expect(page.locator("#sync-summary")).to_contain_text("contacts")
     expect(page.locator(".sync-status")).to_have_text("succeeded")
     person.shot("broadcast-settings-connected")
