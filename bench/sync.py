@@ -1,0 +1,132 @@
+"""Initial sync of one AgentBuddy account with 100,000 contacts (plus offices, agents and
+~60,000 properties) from the fake over loopback, into SQLite and, when a URL is given,
+PostgreSQL. Target (spec phase 2): a typical account in < 10 s; we aim for a few seconds.
+
+The fake runs as a separate process (`python -m mock_agentbuddy`), so the figures are the
+integration's own: HTTP + JSON decoding + validation + mapping + batched upserts. Its rate limit
+is lifted so the benchmark measures throughput, not the quota (600/min would allow the ~330
+pages anyway, but not twice in a minute).
+
+Run: `.venv/bin/python -m bench.sync [--contacts N] [--postgres-url URL]` or `ab-harness bench --only sync`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+from cryptography.fernet import Fernet
+
+from integration import connections
+from integration import sync as sync_engine
+from integration.config import IntegrationConfig
+from integration.db import Database
+
+CONTACTS = 100_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def fake_process(contacts: int) -> Iterator[str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "mock_agentbuddy", "--port", str(port), "--accounts", "1",
+               "--contacts-per-account", str(contacts), "--auto-approve", "--rate-limit", "1000000/min"]
+    log = tempfile.TemporaryFile()  # request logs go here; an unread pipe would fill and stall the fake
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the fake exited: {log.read().decode()[-2000:]}")
+            try:
+                if requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake did not start within 300 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _measure(db: Database, url: str, label: str) -> dict[str, Any]:
+    config = IntegrationConfig(agentbuddy_url=url, token_key=Fernet.generate_key().decode(),
+                               redirect_uri="http://127.0.0.1/callback", sync_page_size=500)
+    db.migrate()
+    world = requests.get(f"{url}/__admin/world", timeout=30).json()
+    agent = next(a for a in world["accounts"][0]["agents"] if a["is_active"])
+    connections.connect_headless(db, config, "org_bench", agent["email"])
+
+    client = connections.client_for(db, config, "org_bench")
+    initial = sync_engine.sync(db, config, "org_bench", client=client)
+    http_seconds = client.stats.seconds
+    client.close()
+    again = sync_engine.sync(db, config, "org_bench")
+    totals = initial.totals
+    with db.transaction(readonly=True) as tx:
+        stored = tx.fetchval("SELECT count(*) AS n FROM contacts WHERE organization_id = 'org_bench'")
+    figures = {
+        "database": label,
+        "initial_seconds": initial.seconds,
+        "records": totals.records,
+        "contacts": initial.entities["contacts"].records,
+        "contacts_stored": stored,
+        "records_per_second": round(totals.records / initial.seconds),
+        "http_seconds": round(http_seconds, 2),
+        "pages": totals.pages,
+        "incremental_no_change_seconds": again.seconds,
+    }
+    print(json.dumps(figures))
+    return figures
+
+
+def run(postgres_url: str | None = None, contacts: int = CONTACTS) -> dict[str, Any]:
+    results: dict[str, Any] = {"contacts_per_account": contacts}
+    with fake_process(contacts) as url, tempfile.TemporaryDirectory() as tmp:
+        db = Database.from_url(f"sqlite:///{tmp}/bench.sqlite3")
+        try:
+            results["sqlite"] = _measure(db, url, "sqlite")
+        finally:
+            db.close()
+        if postgres_url:
+            schema = f"bench_{uuid.uuid4().hex[:12]}"
+            db = Database.from_url(postgres_url, schema=schema)
+            try:
+                results["postgresql"] = _measure(db, url, "postgresql")
+            finally:
+                db.drop_schema()
+    return results
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=CONTACTS)
+    parser.add_argument("--postgres-url", default=os.environ.get("AB_BENCH_POSTGRES_URL"))
+    args = parser.parse_args()
+    print(json.dumps(run(args.postgres_url, args.contacts), indent=2))
