@@ -53,7 +53,7 @@ def state_of(app: Flask) -> MockState:
 
 def stop_background(app: Flask) -> None:
     """Stop the notifier and churn threads (servers and tests call this when done)."""
-    churn = app.extensions.get("mock_churn")
+    churn = app.extensions.pop("mock_churn", None)
     if churn is not None:
         churn.stop()
     state_of(app).notifier.stop()

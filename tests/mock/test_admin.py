@@ -133,3 +133,30 @@ def test_rate_limit_headers_and_429(mock_config, agent_token, client):
     assert other.status_code == 200, "quotas are per token"
     client.post("/__admin/clock", json={"advance_seconds": 50})
     assert client.get("/v1/offices", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("mock_config", [small_config(churn=60_000.0)])
+def test_background_churn_changes_the_world_until_stopped(mock_config, mock_app, client):
+    import time
+
+    before = client.get("/__admin/world/export").get_json()["sha256"]
+    deadline = time.monotonic() + 10
+    while client.get("/__admin/world/export").get_json()["sha256"] == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.get("/__admin/world/export").get_json()["sha256"] != before
+    stop_background(mock_app)
+    settled = client.get("/__admin/world/export").get_json()["sha256"]
+    time.sleep(0.05)
+    assert client.get("/__admin/world/export").get_json()["sha256"] == settled
+
+
+def test_cli_help_lists_the_documented_flags():
+    from click.testing import CliRunner
+
+    from mock_agentbuddy.cli import mock
+
+    text = CliRunner().invoke(mock, ["--help"]).output
+    for flag in ("--host", "--port", "--seed", "--accounts", "--contacts-per-account", "--offices-per-account",
+                 "--agents-per-account", "--auto-approve", "--strict", "--rate-limit", "--access-token-ttl",
+                 "--fault", "--churn", "--epoch"):
+        assert flag in text
