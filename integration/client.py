@@ -215,6 +215,8 @@ class AgentBuddyClient:
             yield page
             if not page.next_cursor:
                 return
+            if page.next_cursor == cursor:  # a server bug would otherwise loop forever
+                raise Unavailable(200, "cursor_stuck", f"GET {path} returned the cursor it was given")
             cursor = page.next_cursor
 
     def connection_info(self) -> dict[str, Any]:
