@@ -22,7 +22,7 @@ class ContactNotFound(LookupError):
 def _contact(tx, organization_id: str, contact_id: str) -> dict:
     lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
     row = tx.fetchone(
-        "SELECT id, ab_tags, local_tags, email_status_updated_at FROM contacts"
+        "SELECT id, ab_tags, local_tags FROM contacts"
         " WHERE organization_id = ? AND id = ?" + lock,
         (organization_id, contact_id),
     )
@@ -72,25 +72,32 @@ def _change_tags(db: Database, organization_id: str, contact_id: str, clock: Clo
     return merged
 
 
-def record_email_status(
-    db: Database, organization_id: str, contact_id: str, email_status: str, at: datetime
-) -> bool:
-    """Set Broadcast's email status from a provider event that happened `at`.
+# Suppression only escalates on its own (matches integration/ingest.py): a later "delivered"
+# never re-subscribes someone who complained. Re-subscribing is an explicit act (force=True).
+STATUS_RANK = {"subscribed": 0, "bounced": 1, "unsubscribed": 2, "complained": 3}
 
-    Events can arrive out of order: an older event never overrides a newer one. Returns
-    whether the status changed.
+
+def record_email_status(
+    db: Database, organization_id: str, contact_id: str, email_status: str, at: datetime, *, force: bool = False
+) -> bool:
+    """Set Broadcast's email status from a provider event (or a person, with `force=True`).
+
+    Without `force` the status only moves up subscribed < bounced < unsubscribed < complained.
+    Returns whether the status changed.
     """
     if email_status not in EMAIL_STATUSES:
         raise ValueError(f"email_status must be one of {', '.join(EMAIL_STATUSES)}")
     stamp = format_ts(at)
     with db.transaction() as tx:
-        row = _contact(tx, organization_id, contact_id)
-        if row["email_status_updated_at"] is not None and row["email_status_updated_at"] > stamp:
-            return False
-        changed = tx.execute(
-            "UPDATE contacts SET email_status = ?, email_status_updated_at = ?, local_updated_at = ?"
-            " WHERE organization_id = ? AND id = ? AND (email_status <> ? OR email_status_updated_at IS NULL"
-            " OR email_status_updated_at <> ?)",
-            (email_status, stamp, stamp, organization_id, contact_id, email_status, stamp),
+        _contact(tx, organization_id, contact_id)
+        current = tx.fetchval(
+            "SELECT email_status FROM contacts WHERE organization_id = ? AND id = ?", (organization_id, contact_id)
         )
-    return changed > 0
+        if current == email_status or (not force and STATUS_RANK[email_status] < STATUS_RANK[current]):
+            return False
+        tx.execute(
+            "UPDATE contacts SET email_status = ?, email_status_updated_at = ?, local_updated_at = ?"
+            " WHERE organization_id = ? AND id = ?",
+            (email_status, stamp, stamp, organization_id, contact_id),
+        )
+    return True

@@ -196,3 +196,14 @@ def test_two_organizations_never_see_each_others_records(connected_org: Connecte
     org_b.sync()
     assert org_b.row("contacts", some_b)["first_name"] == "OnlyB"
     assert org_a.row("contacts", some_b) is None
+
+
+def test_email_status_only_escalates_unless_a_person_resubscribes(synced_world: ConnectedOrg):
+    org = synced_world
+    cid = org.fake.records("contacts", include_deleted=False)[0]["id"]
+    now = org.clock.now()
+    assert local_edits.record_email_status(org.db, "org_a", cid, "complained", now)
+    assert not local_edits.record_email_status(org.db, "org_a", cid, "bounced", now)
+    assert org.row("contacts", cid)["email_status"] == "complained"
+    assert local_edits.record_email_status(org.db, "org_a", cid, "subscribed", now, force=True)
+    assert org.row("contacts", cid)["email_status"] == "subscribed"
