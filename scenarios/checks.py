@@ -23,11 +23,14 @@ class Observations:
     sends: list[dict]                         # Broadcast's sends and refusals
     broadcast_rows: dict[str, dict | None] = field(default_factory=dict)
     ab_ids: dict[str, str] = field(default_factory=dict)
+    # AgentBuddy contact id -> event id -> [accepted requests carrying it, refused as duplicates]
+    wire: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, run, fake) -> "Observations":
         obs = cls.partial(run)
         obs.broadcast_rows = run.broadcast_rows()
+        obs.wire = wire_counts(fake.inbound())
         return obs
 
     @classmethod
@@ -46,9 +49,44 @@ class Observations:
         snaps = self.snapshots.get(contact) or []
         return snaps[-1] if snaps else None
 
+    def on_the_wire(self, contact: str) -> dict[str, list[int]]:
+        return self.wire.get(self.ab_ids.get(contact, ""), {})
+
     def received(self, contact: str) -> list[dict]:
         snap = self.final(contact)
         return list(snap["events"]) if snap else []
+
+
+def _events_in(path: str, payload: object) -> list[dict]:
+    """The 5.1 events one inbound request carried (webhook, batch, push or bulk)."""
+    if not isinstance(payload, dict):
+        return []
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    if path.endswith("/webhooks/broadcast/events"):
+        return [data] if data.get("event_id") else []
+    found: list[dict] = []
+    if path.endswith("/events") and "/contacts/" in path:  # Option B: one event or a list
+        items = payload.get("events") if isinstance(payload.get("events"), list) else [payload]
+        return [e for e in items if isinstance(e, dict) and e.get("event_id")]
+    for update in data.get("updates") or []:
+        if isinstance(update, dict):
+            for event in update.get("events") or []:
+                if isinstance(event, dict) and event.get("event_id"):
+                    found.append({**event, "contact_id": event.get("contact_id") or update.get("contact_id")})
+    return found
+
+
+def wire_counts(entries: list[dict]) -> dict[str, dict[str, list[int]]]:
+    """How many accepted requests carried each event, and how many were refused as repeats."""
+    counts: dict[str, dict[str, list[int]]] = {}
+    for entry in entries:
+        status = entry.get("status") or 0
+        if not 200 <= status < 300:
+            continue
+        for event in _events_in(entry.get("path") or "", entry.get("payload")):
+            row = counts.setdefault(event.get("contact_id") or "", {}).setdefault(event["event_id"], [0, 0])
+            row[1 if entry.get("duplicate") else 0] += 1
+    return counts
 
 
 def event_type(event: dict) -> str:
@@ -196,9 +234,11 @@ def _exactly_once(contact: str, obs: Observations) -> list[Check]:
         got[key] = got.get(key, 0) + 1
     lost = sorted((k for k in expected if k not in got), key=str)
     doubled = sorted(((k, n) for k, n in got.items() if n > 1), key=str)
+    resent = sorted(f"{event_id} in {n} requests" for event_id, (n, _dup) in obs.on_the_wire(contact).items() if n > 1)
     return [Check("events lost on the way to AgentBuddy", 0, [_words(k) for k in lost][:10] or 0, not lost),
             Check("events AgentBuddy holds more than once", 0, [f"{_words(k)} x{n}" for k, n in doubled][:10] or 0,
                   not doubled),
+            Check("events delivered in more than one accepted request", 0, resent[:10] or 0, not resent),
             Check("events Broadcast accepted from the provider", ">0", len(expected), bool(expected))]
 
 

@@ -126,6 +126,7 @@ class Fake:
         return response.json()
 
     def inbound(self) -> list[dict]:
+        """Every request Broadcast made to AgentBuddy's inbound endpoints, accepted or not."""
         return self._call("GET", "inbound").get("entries", [])
 
     def faults(self, body: dict) -> dict:

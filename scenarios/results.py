@@ -47,10 +47,18 @@ def _event_view(event: dict) -> dict:
     return view
 
 
-def deliveries(received: list[dict]) -> list[dict]:
-    """What AgentBuddy holds for a contact, with how many times each event is there."""
+def deliveries(received: list[dict], wire: dict[str, list[int]] | None = None) -> list[dict]:
+    """What AgentBuddy holds for a contact: each event, how many times it is there (`count`),
+    in how many accepted requests it arrived (`requests`) and how many repeats were refused."""
+    wire = wire or {}
     counts = Counter(tuple(sorted(_event_view(e).items())) for e in received)
-    return [dict(items) | {"count": n} for items, n in sorted(counts.items(), key=lambda kv: str(kv[0]))]
+    out = []
+    for items, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
+        row = dict(items) | {"count": n}
+        accepted, repeats = wire.get(row.get("event_id") or "", [0, 0])
+        row["requests"], row["refused_repeats"] = accepted, repeats
+        out.append(row)
+    return out
 
 
 def build(scenario: m.Scenario, run, obs: Observations, outcomes: list[dict], error: str | None) -> dict[str, Any]:
@@ -68,7 +76,7 @@ def build(scenario: m.Scenario, run, obs: Observations, outcomes: list[dict], er
             "timeline": points,
             "received": dict(sorted(Counter(event_type(e) + (" (machine)" if is_machine(e) else "")
                                             for e in received).items())),
-            "deliveries": deliveries(received),
+            "deliveries": deliveries(received, obs.on_the_wire(contact.id)),
         })
     return {
         "scenario": scenario.name, "description": scenario.description, "seed": scenario.seed,
