@@ -339,6 +339,12 @@ def _semantic_problems(s: m.Scenario, data: dict[str, Any]) -> Iterable[tuple[Pa
         last = c.schedule.days()[-1]
         if last > end:
             yield ("campaigns", i, "schedule"), f"send number {c.schedule.count} falls on day {last}, after the last day ({end})"
+        for j, link in enumerate(c.links):
+            seen_as = _broadcast_category(link.url, c.kind)
+            if seen_as != link.category:
+                yield ("campaigns", i, "links", j, "url"), (
+                    f"Broadcast's content rules classify this link as {seen_as!r}, not {link.category!r}: "
+                    "change the URL or the category so the story means what it says")
         for contact in c.audience.contacts:
             if contact not in known.contacts:
                 yield ("campaigns", i, "audience"), _unknown("contact", contact, known.contacts)
@@ -361,6 +367,14 @@ def _semantic_problems(s: m.Scenario, data: dict[str, Any]) -> Iterable[tuple[Pa
             for k, day in enumerate(c.days):
                 if day > end:
                     yield _rule_path(data, i, "clicks", j) + ("days", k), _after_end(day, end)
+                if c.email_day is not None and day < c.email_day:
+                    yield _rule_path(data, i, "clicks", j) + ("days", k), \
+                        f"a click on day {day} cannot be in the email of day {c.email_day} (not sent yet)"
+            if c.email_day is not None and not any(
+                    c.email_day in camp.schedule.days() and any(l.category == c.link_category for l in camp.links)
+                    for camp in s.campaigns):
+                yield _rule_path(data, i, "clicks", j) + ("email_day",), \
+                    f"no email with a {c.link_category!r} link is sent on day {c.email_day}"
             if not any(l.category == c.link_category for camp in s.campaigns for l in camp.links):
                 yield _rule_path(data, i, "clicks", j) + ("link_category",), \
                     f"no campaign has a {c.link_category!r} link to click"
@@ -393,6 +407,13 @@ def _semantic_problems(s: m.Scenario, data: dict[str, Any]) -> Iterable[tuple[Pa
         for j, r in enumerate(e.received):
             if r.campaign is not None and r.campaign not in known.campaigns:
                 yield base + ("received", j, "campaign"), _unknown("campaign", r.campaign, known.campaigns)
+
+
+def _broadcast_category(url: str, kind: str) -> str:
+    """What the integration will make of a click on `url` (its own content rules decide)."""
+    from integration.engagement.content import categorise_link  # noqa: PLC0415
+
+    return categorise_link(url.replace("{date}", "2026-01-01"), kind)
 
 
 def _rule_path(data: dict[str, Any], behaviour: int, key: str, index: int) -> Path_:

@@ -100,3 +100,16 @@ def test_every_library_scenario_is_valid():
             "agentbuddy_down_during_delivery", "multi_office_brokerage"} <= names
     for path in library_paths():
         load(path)
+
+
+def test_a_link_broadcast_would_classify_differently_is_rejected():
+    messages = errors_of(VALID.replace('"https://broadcast.example/home-worth", category: valuation',
+                                       '"https://broadcast.example/open-house", category: valuation'))
+    assert any(m.startswith("campaigns[0].links[1].url: Broadcast's content rules classify this link as 'listing', "
+                            "not 'valuation'") for m in messages)
+
+
+def test_a_click_in_an_email_not_yet_sent_is_rejected():
+    messages = errors_of(VALID.replace("clicks: {link_category: valuation, days: [10, 20]}",
+                                       "clicks: {link_category: valuation, days: [10], email_day: 14}"))
+    assert any("a click on day 10 cannot be in the email of day 14 (not sent yet)" in m for m in messages)
