@@ -33,7 +33,8 @@ def init_observe(app: Flask, state) -> None:
                 "method": request.method,
                 "path": request.path,
                 "query": request.query_string.decode("latin-1"),
-                "operation_id": getattr(g, "operation_id", None),
+                # contract operations by operationId; OAuth and other routes by Flask endpoint
+                "operation_id": getattr(g, "operation_id", None) or request.endpoint,
                 "status": response.status_code,
                 "validation": verdict,
                 "fault": getattr(g, "fault", None),

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from mock_agentbuddy import MockConfig, create_app, state_of, stop_background
+from mock_agentbuddy import MockConfig, create_app, stop_background
 from mock_agentbuddy.config import ALL_SCOPES
 
 REDIRECT_URI = "http://127.0.0.1/callback"
