@@ -132,6 +132,10 @@ class _Send:
         )
 
 
+#: Marks an email restored from JSON whose contribution is computed only when first needed, so
+#: loading a stored activity just to score it costs no per-email work.
+_LAZY: tuple = ("lazy",)
+
 # contribution slots
 (K_DAY, K_SENT, K_DELIVERED, K_BOUNCED, K_OPENED, K_CLICKED, K_OPENS, K_CLICKS, K_MOPENS, K_MCLICKS,
  K_FIRST_ENGAGED, K_LAST_OPEN, K_HUMAN_CLICKS, K_MACHINE, K_SENT_TS, K_KIND) = range(16)
@@ -141,7 +145,7 @@ class ContactActivity:
     """Incrementally maintained engagement state of one contact (see module docstring)."""
 
     __slots__ = ("contact_id", "counters", "machine_reasons", "buckets", "open_log", "click_log",
-                 "campaigns", "sends", "status", "status_at", "horizon_day", "last_sent_ts",
+                 "campaigns", "_sends", "_raw_sends", "status", "status_at", "horizon_day", "last_sent_ts",
                  "last_open_ts", "last_click_ts", "folded_last", "_dirty_last", "_folded_to", "ignored_late",
                  "retention_days", "machine_rules", "content_rules")
 
@@ -152,10 +156,11 @@ class ContactActivity:
         self.counters = [0] * len(COUNTER_NAMES)
         self.machine_reasons: dict[int, int] = {}
         self.buckets: dict[int, list[int]] = {}
-        self.open_log: list[tuple[int, int, str]] = []        # (first human open/click ts, kind, email id)
-        self.click_log: list[tuple[int, int, int, str]] = []  # (ts, category, url key, email id)
+        self.open_log: list[list] = []   # [first human open/click ts, email category, email id]
+        self.click_log: list[list] = []  # [ts, link category, url key, email id]
         self.campaigns: dict[str, list] = {}                  # id -> [name, sent ts, status code, email id]
-        self.sends: dict[str, _Send] = {}
+        self._sends: dict[str, _Send] = {}
+        self._raw_sends: dict[str, list] | None = None  # restored from JSON, not yet needed
         self.status = 0
         self.status_at: int | None = None
         self.horizon_day: int | None = None
@@ -196,6 +201,8 @@ class ContactActivity:
                 self.ignored_late += 1  # an email already folded away
                 return False
             send = self.sends[event.email_id] = _Send(event.email_id)
+        if send.contrib is _LAZY:
+            send.contrib = send.contribution(self.machine_rules)
         if not self._record(send, event, etype, ts):
             return False
         self._refresh(send)
@@ -323,12 +330,12 @@ class ContactActivity:
             counters[C_OPENS] += sign * c[K_OPENS]
             if first // DAY >= cutoff:
                 self._bump(first // DAY, B_ENGAGED, sign)
-            self._log(self.open_log, (first, c[K_KIND], email_id), sign)
+            self._log(self.open_log, [first, c[K_KIND], email_id], sign)
             if c[K_CLICKED]:
                 counters[C_CLICKED] += sign
                 counters[C_CLICKS] += sign * c[K_CLICKS]
                 for ts, category, key in c[K_HUMAN_CLICKS]:
-                    self._log(self.click_log, (ts, category, key, email_id), sign)
+                    self._log(self.click_log, [ts, category, key, email_id], sign)
         if sign > 0:
             if c[K_SENT_TS] is not None and (self.last_sent_ts is None or c[K_SENT_TS] > self.last_sent_ts):
                 self.last_sent_ts = c[K_SENT_TS]
@@ -369,7 +376,7 @@ class ContactActivity:
             self.click_log = [e for e in self.click_log if e[0] >= cutoff_ts]
         old = [s for s in self.sends.values() if s.anchor() // DAY < cutoff_day]
         for send in old:
-            c = send.contrib
+            c = self._contribution(send)
             if c is not None:
                 fl = self.folded_last
                 fl[0] = _max(fl[0], c[K_SENT_TS])
@@ -383,7 +390,7 @@ class ContactActivity:
             return
         sent, opened, clicked = self.folded_last
         for send in self.sends.values():
-            c = send.contrib
+            c = self._contribution(send)
             if c is None:
                 continue
             sent = _max(sent, c[K_SENT_TS])
@@ -392,6 +399,22 @@ class ContactActivity:
                 clicked = _max(clicked, c[K_HUMAN_CLICKS][-1][0])
         self.last_sent_ts, self.last_open_ts, self.last_click_ts = sent, opened, clicked
         self._dirty_last = False
+
+    @property
+    def sends(self) -> dict[str, _Send]:
+        """Per-email records (materialised from stored JSON on first use: scoring never needs them)."""
+        if self._raw_sends is not None:
+            for email_id, row in self._raw_sends.items():
+                send = _send_from_list(email_id, row, self.campaigns)
+                send.contrib = _LAZY
+                self._sends[email_id] = send
+            self._raw_sends = None
+        return self._sends
+
+    def _contribution(self, send: _Send) -> tuple | None:
+        if send.contrib is _LAZY:
+            send.contrib = send.contribution(self.machine_rules)
+        return send.contrib
 
     # ------------------------------------------------------------ read access
 
@@ -429,13 +452,20 @@ class ContactActivity:
             "folded_last": list(self.folded_last),
             "ignored_late": self.ignored_late,
             "campaigns": self.campaigns,
-            "sends": {s.email_id: _send_to_list(s) for s in self.sends.values()},
+            "open_log": sorted(self.open_log),
+            "click_log": sorted(self.click_log),
+            "sends": (self._raw_sends if self._raw_sends is not None
+                      else {s.email_id: _send_to_list(s, self.campaigns) for s in self._sends.values()}),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, retention_days: int = RETENTION_DAYS,
                   machine_rules: MachineRules = DEFAULT_MACHINE_RULES,
                   content_rules: ContentRules = DEFAULT_CONTENT_RULES) -> ContactActivity:
+        """Restore from `to_dict()` output (freshly decoded JSON; the activity takes ownership of it).
+
+        Cheap by design: per-email records are only materialised when an event arrives.
+        """
         if data.get("v") != SCHEMA_VERSION:
             raise ValueError(f"unsupported activity schema version {data.get('v')!r}")
         act = cls(data.get("contact_id"), retention_days=retention_days,
@@ -448,20 +478,12 @@ class ContactActivity:
         act.last_sent_ts, act.last_open_ts, act.last_click_ts = data.get("last", [None, None, None])
         act.folded_last = list(data.get("folded_last", [None, None, None]))
         act.ignored_late = int(data.get("ignored_late", 0))
-        act.campaigns = {k: list(v) for k, v in data.get("campaigns", {}).items()}
-        for email_id, row in data.get("sends", {}).items():
-            send = _send_from_list(email_id, row)
-            send.contrib = send.contribution(act.machine_rules)
-            act.sends[email_id] = send
-            c = send.contrib
-            if c[K_FIRST_ENGAGED] is not None:
-                act.open_log.append((c[K_FIRST_ENGAGED], c[K_KIND], email_id))
-            for ts, category, key in c[K_HUMAN_CLICKS]:
-                act.click_log.append((ts, category, key, email_id))
+        act.campaigns = data.get("campaigns", {})
+        act._raw_sends = data.get("sends") or None
         if act.horizon_day is not None:
-            cutoff_ts = (act.horizon_day - act.retention_days) * DAY
-            act.open_log = [e for e in act.open_log if e[0] >= cutoff_ts]
-            act.click_log = [e for e in act.click_log if e[0] >= cutoff_ts]
+            act._folded_to = act.horizon_day - retention_days  # to_dict folded before saving
+        act.open_log = data.get("open_log", [])
+        act.click_log = data.get("click_log", [])
         return act
 
 
@@ -485,15 +507,19 @@ def _max(a: int | None, b: int | None) -> int | None:
     return a if a >= b else b
 
 
-def _send_to_list(s: _Send) -> list:
-    return [s.campaign_id, s.campaign_name, s.kind, s.sent_ts, s.delivered_ts, s.first_ts, s.flags,
-            s.opens, s.clicks]
+def _send_to_list(s: _Send, campaigns: dict[str, list]) -> list:
+    """Compact row; the campaign name is left out when the campaign row already carries it."""
+    row = campaigns.get(s.campaign_id) if s.campaign_id else None
+    name = None if row is not None and row[0] == s.campaign_name else s.campaign_name
+    return [s.campaign_id, name, s.kind, s.sent_ts, s.delivered_ts, s.first_ts, s.flags, s.opens, s.clicks]
 
 
-def _send_from_list(email_id: str, row: list) -> _Send:
+def _send_from_list(email_id: str, row: list, campaigns: dict[str, list]) -> _Send:
     s = _Send(email_id)
     (s.campaign_id, s.campaign_name, s.kind, s.sent_ts, s.delivered_ts, s.first_ts, s.flags,
      opens, clicks) = row
+    if s.campaign_name is None and s.campaign_id in campaigns:
+        s.campaign_name = campaigns[s.campaign_id][0]
     s.opens = [list(r) for r in opens]
     s.clicks = [list(r) for r in clicks]
     return s
