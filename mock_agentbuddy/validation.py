@@ -270,6 +270,8 @@ def _body_precheck(max_bytes: int):
     data = request.get_data(cache=True)  # MAX_CONTENT_LENGTH also guards chunked bodies
     if not data:
         return None
+    if len(data) > max_bytes:  # sent without a Content-Length (chunked)
+        return _too_large(max_bytes)
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         return problem(415, "unsupported_media_type", "Unsupported media type",

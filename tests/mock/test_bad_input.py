@@ -77,3 +77,21 @@ def test_the_journal_records_the_verdict(api, client):
     assert entry["operation_id"] == "listContacts" and entry["status"] == 400
     assert entry["validation"]["request"] == "failed"
     assert entry["validation"]["errors"][0]["field"] == "query.per_page"
+
+
+def test_a_chunked_body_over_the_limit_is_refused(live_mock):
+    import requests
+
+    from conftest import small_config
+
+    base, _ = live_mock(small_config())
+
+    def chunks():
+        yield b'{"url": "http://127.0.0.1:9/'
+        for _ in range(80):
+            yield b"x" * 1024
+        yield b'"}'
+
+    answer = requests.post(f"{base}/v1/subscriptions", data=chunks(), headers={"Content-Type": "application/json"},
+                           timeout=10)
+    assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
