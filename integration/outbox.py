@@ -14,10 +14,10 @@ worker's messages get delivered by another.
 Coalescing keeps the queue honest under load:
 * a contact has at most one undelivered propensity message: a newer score replaces the payload
   of the pending one instead of queueing a second;
-* when many fresh event messages wait for one connection, a claim folds them into one
-  ``batch`` message (``merged_into`` links them) so a backlog drains at bulk speed. Only
-  never-attempted events are folded: one that may already have reached AgentBuddy under its
-  own id keeps that id forever.
+* when many fresh event/propensity messages wait for one connection, a claim folds them into
+  ``batch`` messages (one update per contact with its `events` and latest propensity;
+  ``merged_into`` links them) so a backlog drains at bulk speed. Only never-attempted messages
+  are folded: one that may already have reached AgentBuddy under its own id keeps that id.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from typing import Any, Iterable, Sequence
 from integration.db import Database, Tx, format_ts, from_json, parse_ts, placeholders, to_json
 
 KINDS = ("event", "propensity", "batch")
+FOLDABLE = ("event", "propensity")  # a backlog of these travels as batch messages
 STATUSES = ("pending", "delivering", "delivered", "dead")
 
 
@@ -56,8 +57,8 @@ class ClaimPolicy:
 
     limit: int = 100
     lease: timedelta = timedelta(seconds=30)
-    coalesce_threshold: int = 20  # fresh event messages per connection before folding
-    batch_max_events: int = 1000  # the contract allows 1000 updates per batch
+    coalesce_threshold: int = 20  # fresh event/propensity messages per connection before folding
+    batch_max_events: int = 1000  # messages per batch (the contract allows 1000 updates per batch)
     scan_limit: int = 2000
 
 
@@ -189,7 +190,7 @@ def _fold_backlog(rows: list[dict[str, Any]], policy: ClaimPolicy) -> tuple[list
     fresh: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         never_sent = row["attempts"] == 0 and row["last_error"] is None
-        if row["kind"] == "event" and never_sent and row["status"] == "pending":
+        if row["kind"] in FOLDABLE and never_sent and row["status"] == "pending":
             fresh[row["connection_id"]].append(row)
     folded: set[str] = set()
     batches: list[list[dict]] = []
@@ -205,13 +206,16 @@ def _fold_backlog(rows: list[dict[str, Any]], policy: ClaimPolicy) -> tuple[list
 
 def _merge_into_batch(tx: Tx, members: list[dict], worker_id: str, now: datetime, lease_until: datetime) -> Message:
     first = members[0]
-    payload = batch_of_events([from_json(row["payload"]) for row in members])
+    # Canonical JSON both in the row and in hand: a retry must send the very same bytes (an
+    # Idempotency-Key reused with a different body is an error).
+    stored = to_json(batch_of([(row["kind"], from_json(row["payload"])) for row in members]))
+    payload = from_json(stored)
     batch_id = new_message_id()
     tx.execute(
         "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status, attempts,"
         " next_attempt_at, created_at, lease_owner, lease_expires_at)"
         " VALUES (?, ?, ?, 'batch', NULL, ?, 'delivering', 1, ?, ?, ?, ?)",
-        (batch_id, first["organization_id"], first["connection_id"], to_json(payload), now, now, worker_id, lease_until),
+        (batch_id, first["organization_id"], first["connection_id"], stored, now, now, worker_id, lease_until),
     )
     ids = [row["id"] for row in members]
     for start in range(0, len(ids), 500):
@@ -223,12 +227,23 @@ def _merge_into_batch(tx: Tx, members: list[dict], worker_id: str, now: datetime
     return Message(batch_id, first["organization_id"], first["connection_id"], "batch", None, payload, 1, format_ts(now))
 
 
+def batch_of(messages: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Appendix B `data`: one update per contact carrying its events (the contract's `events`
+    list) and its latest propensity fields, in the order the messages were queued."""
+    updates: dict[str, dict[str, Any]] = {}
+    for kind, payload in messages:
+        contact_id = payload["contact_id"]
+        update = updates.setdefault(contact_id, {"contact_id": contact_id})
+        body = {k: v for k, v in payload.items() if k != "contact_id"}
+        if kind == "event":
+            update.setdefault("events", []).append(body)
+        else:
+            update.update(body)
+    return {"updates": list(updates.values())}
+
+
 def batch_of_events(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Appendix B `data` carrying events grouped per contact (the contract's `events` list)."""
-    per_contact: dict[str, list[dict]] = defaultdict(list)
-    for event in events:
-        per_contact[event["contact_id"]].append({k: v for k, v in event.items() if k != "contact_id"})
-    return {"updates": [{"contact_id": contact_id, "events": items} for contact_id, items in per_contact.items()]}
+    return batch_of([("event", event) for event in events])
 
 
 def _message(row: dict[str, Any], attempts: int) -> Message:

@@ -248,10 +248,10 @@ def test_two_workers_in_parallel_deliver_each_message_once(acme):
 def test_option_b_push_api_delivers_with_idempotency_keys(acme):
     acme.config = acme.config.replace(delivery_mode="api")
     acme.agentbuddy.faults({"kind": "truncate", "probability": 0.3, "operations": ["push*"]})
-    pusher = acme.worker("pusher", coalesce_threshold=10)
-    acme.engage(acme.contacts[:3])  # 9 events: sent one by one
+    pusher = acme.worker("pusher", coalesce_threshold=15)
+    acme.engage(acme.contacts[:3])  # 9 events + 3 scores: sent one by one
     acme.deliver_until_done([pusher])
-    acme.engage(acme.contacts[3:9])  # 18 events: a backlog, folded into bulk requests
+    acme.engage(acme.contacts[3:9])  # 18 events + 6 scores: a backlog, folded into bulk requests
     acme.deliver_until_done([pusher])
     paths = {e["path"].split("/")[-1] for e in acme.agentbuddy.inbound()}
     assert {"events", "propensity", "bulk"} <= paths
