@@ -399,14 +399,14 @@ class Run:
         self.log.add(self.s, self.now(), f"AgentBuddy invalidated Broadcast's access token (revoke -> {answer.status_code})")
         self._sync("sync after the token was invalidated")
 
-    def snapshot(self, day: int) -> None:
+    def snapshot(self, day: int, touched: bool = False) -> None:
         """AgentBuddy's view of every contact at the end of `day`.
 
         Only Broadcast's deliveries and our own AgentBuddy-side edits change it, so when neither
         happened since the last look, yesterday's view is today's (and no request is made).
         """
         delivered = self.worker.stats.delivered
-        if delivered == self.delivered_seen and not self.fake_touched and day > 0:
+        if delivered == self.delivered_seen and not touched and day > 0:
             for cid in self.ab_ids:
                 self.snapshots[cid].append({**self.snapshots[cid][-1], "day": day})
             return
@@ -427,13 +427,14 @@ class Run:
 
     def _day_end(self, day: int) -> None:
         # Scheduled sync: whenever AgentBuddy changed, and weekly regardless (tokens, drift).
-        if self.fake_touched or day - self.last_sync_day >= 7:
+        touched = self.fake_touched
+        if touched or day - self.last_sync_day >= 7:
             self._sync(always=False)
             self.last_sync_day = day
             self.fake_touched = False
         self.rescore()
         self.deliver_until(self.now())
-        self.snapshot(day)
+        self.snapshot(day, touched)
         if self.progress:
             self.progress(self.s.name, day, self.s.days)
 
