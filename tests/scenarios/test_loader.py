@@ -113,3 +113,14 @@ def test_a_click_in_an_email_not_yet_sent_is_rejected():
     messages = errors_of(VALID.replace("clicks: {link_category: valuation, days: [10, 20]}",
                                        "clicks: {link_category: valuation, days: [10], email_day: 14}"))
     assert any("a click on day 10 cannot be in the email of day 14 (not sent yet)" in m for m in messages)
+
+
+def test_the_readme_example_is_a_valid_scenario():
+    import re
+    from pathlib import Path
+
+    import scenarios
+
+    readme = (Path(scenarios.__file__).parent / "README.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
+    assert loads(example, "README.md").name == "unsubscribe"
