@@ -10,7 +10,7 @@ How it stays right under redelivery and reordering:
   so `apply` is idempotent by the event's natural key (which is what `event_id` is derived from;
   two events with different ids but the same email, type, second and link are one event).
 * Everything derived from an email - human or machine, counted where - is recomputed from that
-  record whenever it changes (`_Send.contribution`), and the old contribution swapped for the
+  record whenever it changes (`EmailRecord.contribution`, email_record.py), and the old contribution swapped for the
   new one in the aggregates. The result is a function of the set of events, not their order.
 
 What is kept: lifetime counters; per-day buckets (by the email's send day) of delivered /
@@ -22,30 +22,23 @@ that is ignored (it can no longer be told apart from one already counted).
 """
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from .content import CATEGORIES, CATEGORY_CODE, DEFAULT_CONTENT_RULES, ContentRules, categorise_campaign, categorise_link
+from .email_record import (DAY, FLAG_OF, HARD_BOUNCE, K_CLICKED, K_CLICKS, K_DAY,
+                           K_DELIVERED, K_FIRST_ENGAGED, K_HUMAN_CLICKS, K_KIND, K_LAST_OPEN, K_MACHINE, K_MCLICKS,
+                           K_MOPENS, K_OPENS, K_SENT, K_SENT_TS, K_BOUNCED, LAZY, EmailRecord, campaign_status,
+                           record_from_row, record_to_row, url_key)
 from .events import EngagementEvent
-from .machine import DEFAULT_MACHINE_RULES, MACHINE_REASONS, REASON_CODE, MachineRules, classify_clicks, classify_opens, is_human_proxy
+from .machine import DEFAULT_MACHINE_RULES, MACHINE_REASONS, REASON_CODE, MachineRules, is_human_proxy
 
-DAY = 86_400
 SCHEMA_VERSION = 1
 RETENTION_DAYS = 120
-
-# Send flags (bits)
-SENT, DELIVERED, BOUNCED, COMPLAINED, FAILED, SUPPRESSED, DELAYED, HARD_BOUNCE = (1 << i for i in range(8))
-_SENTISH = SENT | DELIVERED | BOUNCED | COMPLAINED
-_DELIVERED_MASK = DELIVERED | COMPLAINED
 #: Folding old detail away runs at most once per this many days of horizon movement.
 FOLD_EVERY_DAYS = 7
-_FLAG_OF = {"sent": SENT, "delivered": DELIVERED, "bounced": BOUNCED, "complained": COMPLAINED,
-            "failed": FAILED, "suppressed": SUPPRESSED, "delivery_delayed": DELAYED}
 
 #: Email status, in precedence order: a stronger status is never undone by a weaker one.
 EMAIL_STATUSES = ("subscribed", "bounced", "unsubscribed", "complained")
-#: 5.4 campaign status codes; 0 = sent, not yet known to be delivered (not reported).
-CAMPAIGN_STATUSES = ("sent", "delivered", "bounced", "opened", "clicked")
 
 # Lifetime counter slots
 (C_SENT, C_DELIVERED, C_BOUNCED, C_OPENS, C_CLICKS, C_OPENED, C_CLICKED,
@@ -55,90 +48,6 @@ COUNTER_NAMES = ("sent", "delivered", "bounced", "opens", "clicks", "opened_emai
 
 # Bucket row slots: by send day (delivered, opened, clicked emails), by event day (first engagement)
 B_DELIVERED, B_OPENED, B_CLICKED, B_ENGAGED = range(4)
-
-
-def url_key(url: str | None) -> int:
-    """A compact, stable identity for a link (distinct-link counting, click dedupe)."""
-    return zlib.crc32((url or "").encode()) if url else 0
-
-
-class _Send:
-    """Everything known about one email to this contact."""
-
-    __slots__ = ("email_id", "campaign_id", "campaign_name", "kind", "sent_ts", "delivered_ts",
-                 "first_ts", "flags", "opens", "clicks", "contrib")
-
-    def __init__(self, email_id: str) -> None:
-        self.email_id = email_id
-        self.campaign_id: str | None = None
-        self.campaign_name: str | None = None
-        self.kind = 0
-        self.sent_ts: int | None = None
-        self.delivered_ts: int | None = None
-        self.first_ts: int | None = None
-        self.flags = 0
-        self.opens: list[list[int]] = []   # [ts, intrinsic reason code, human proxy 0/1], by ts
-        self.clicks: list[list[int]] = []  # [ts, url key, category code, intrinsic reason code], by ts
-        self.contrib: tuple | None = None
-
-    def anchor(self) -> int:
-        """When the email went out: sent, else delivered, else its earliest human-looking event.
-
-        Machine events (by agent or address) never move it, so they cannot shift an email between
-        scoring windows; an email known only from machine events is anchored at the first of them.
-        """
-        if self.sent_ts is not None:
-            return self.sent_ts
-        if self.delivered_ts is not None:
-            return self.delivered_ts
-        if self.first_ts is not None:
-            return self.first_ts
-        return min(row[0] for row in (*self.opens, *self.clicks))
-
-    def contribution(self, rules: MachineRules) -> tuple:
-        """What this email adds to the aggregates; a pure function of the record."""
-        flags = self.flags
-        anchor = self.anchor()
-        delivered = bool(flags & _DELIVERED_MASK)
-        if not self.opens and not self.clicks:  # the common case: sent / delivered / bounced only
-            sent = bool(flags & _SENTISH)
-            return (anchor // DAY, sent, delivered, bool(flags & BOUNCED) and not delivered, False, False,
-                    0, 0, 0, 0, None, None, (), (), anchor if sent else None, self.kind)
-        human_opens: list[int] = []
-        machine: list[int] = []
-        if self.opens:
-            for row, code in zip(self.opens, classify_opens(self.opens, self.delivered_ts, rules)):
-                if code:
-                    machine.append(code)
-                else:
-                    human_opens.append(row[0])
-        n_machine_opens = len(machine)
-        human_clicks: list[tuple[int, int, int]] = []
-        if self.clicks:
-            for row, code in zip(self.clicks, classify_clicks(self.clicks, self.delivered_ts, rules)):
-                if code:
-                    machine.append(code)
-                else:
-                    human_clicks.append((row[0], row[2], row[1]))
-        first = human_opens[0] if human_opens else None  # rows are kept sorted by time
-        if human_clicks and (first is None or human_clicks[0][0] < first):
-            first = human_clicks[0][0]
-        sent = bool(flags & _SENTISH) or first is not None
-        return (
-            anchor // DAY, sent, delivered, bool(flags & BOUNCED) and not delivered, first is not None,
-            bool(human_clicks), len(human_opens), len(human_clicks), n_machine_opens,
-            len(machine) - n_machine_opens, first, human_opens[-1] if human_opens else None,
-            tuple(human_clicks), tuple(machine), anchor if sent else None, self.kind,
-        )
-
-
-#: Marks an email restored from JSON whose contribution is computed only when first needed, so
-#: loading a stored activity just to score it costs no per-email work.
-_LAZY: tuple = ("lazy",)
-
-# contribution slots
-(K_DAY, K_SENT, K_DELIVERED, K_BOUNCED, K_OPENED, K_CLICKED, K_OPENS, K_CLICKS, K_MOPENS, K_MCLICKS,
- K_FIRST_ENGAGED, K_LAST_OPEN, K_HUMAN_CLICKS, K_MACHINE, K_SENT_TS, K_KIND) = range(16)
 
 
 class ContactActivity:
@@ -159,7 +68,7 @@ class ContactActivity:
         self.open_log: list[list] = []   # [first human open/click ts, email category, email id]
         self.click_log: list[list] = []  # [ts, link category, url key, email id]
         self.campaigns: dict[str, list] = {}                  # id -> [name, sent ts, status code, email id]
-        self._sends: dict[str, _Send] = {}
+        self._sends: dict[str, EmailRecord] = {}
         self._raw_sends: dict[str, list] | None = None  # restored from JSON, not yet needed
         self.status = 0
         self.status_at: int | None = None
@@ -200,8 +109,8 @@ class ContactActivity:
             if campaign is not None and campaign[3] == event.email_id:
                 self.ignored_late += 1  # an email already folded away
                 return False
-            send = self.sends[event.email_id] = _Send(event.email_id)
-        if send.contrib is _LAZY:
+            send = self.sends[event.email_id] = EmailRecord(event.email_id)
+        if send.contrib is LAZY:
             send.contrib = send.contribution(self.machine_rules)
         if not self._record(send, event, etype, ts):
             return False
@@ -212,7 +121,7 @@ class ContactActivity:
                 self._fold(day - self.retention_days)
         return True
 
-    def _record(self, send: _Send, event: EngagementEvent, etype: str, ts: int) -> bool:
+    def _record(self, send: EmailRecord, event: EngagementEvent, etype: str, ts: int) -> bool:
         changed = False
         if not event.machine and (send.first_ts is None or ts < send.first_ts):
             send.first_ts = ts
@@ -253,7 +162,7 @@ class ContactActivity:
             send.clicks.append([ts, key, CATEGORY_CODE.get(category, 0), code])
             send.clicks.sort()
             return True
-        flag = _FLAG_OF.get(etype, 0)
+        flag = FLAG_OF.get(etype, 0)
         if etype == "bounced" and event.bounce_type == "hard":
             flag |= HARD_BOUNCE
         if flag & ~send.flags:
@@ -279,7 +188,7 @@ class ContactActivity:
 
     # -------------------------------------------------------------- aggregates
 
-    def _refresh(self, send: _Send) -> None:
+    def _refresh(self, send: EmailRecord) -> None:
         new = send.contribution(self.machine_rules)
         old = send.contrib
         if old == new:
@@ -290,7 +199,7 @@ class ContactActivity:
         send.contrib = new
         if send.campaign_id:
             sent_ts = new[K_SENT_TS] if new[K_SENT_TS] is not None else send.anchor()
-            status = _campaign_status(new)
+            status = campaign_status(new)
             row = self.campaigns.get(send.campaign_id)
             if row is None or row[1] != sent_ts or row[2] != status or row[0] != send.campaign_name:
                 self.campaigns[send.campaign_id] = [send.campaign_name, sent_ts, status, send.email_id]
@@ -401,18 +310,18 @@ class ContactActivity:
         self._dirty_last = False
 
     @property
-    def sends(self) -> dict[str, _Send]:
+    def sends(self) -> dict[str, EmailRecord]:
         """Per-email records (materialised from stored JSON on first use: scoring never needs them)."""
         if self._raw_sends is not None:
             for email_id, row in self._raw_sends.items():
-                send = _send_from_list(email_id, row, self.campaigns)
-                send.contrib = _LAZY
+                send = record_from_row(email_id, row, self.campaigns)
+                send.contrib = LAZY
                 self._sends[email_id] = send
             self._raw_sends = None
         return self._sends
 
-    def _contribution(self, send: _Send) -> tuple | None:
-        if send.contrib is _LAZY:
+    def _contribution(self, send: EmailRecord) -> tuple | None:
+        if send.contrib is LAZY:
             send.contrib = send.contribution(self.machine_rules)
         return send.contrib
 
@@ -455,7 +364,7 @@ class ContactActivity:
             "open_log": sorted(self.open_log),
             "click_log": sorted(self.click_log),
             "sends": (self._raw_sends if self._raw_sends is not None
-                      else {s.email_id: _send_to_list(s, self.campaigns) for s in self._sends.values()}),
+                      else {s.email_id: record_to_row(s, self.campaigns) for s in self._sends.values()}),
         }
 
     @classmethod
@@ -487,39 +396,9 @@ class ContactActivity:
         return act
 
 
-def _campaign_status(c: tuple) -> int:
-    if c[K_CLICKED]:
-        return 4
-    if c[K_OPENED]:
-        return 3
-    if c[K_BOUNCED]:
-        return 2
-    if c[K_DELIVERED]:
-        return 1
-    return 0
-
-
 def _max(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b
     if b is None:
         return a
     return a if a >= b else b
-
-
-def _send_to_list(s: _Send, campaigns: dict[str, list]) -> list:
-    """Compact row; the campaign name is left out when the campaign row already carries it."""
-    row = campaigns.get(s.campaign_id) if s.campaign_id else None
-    name = None if row is not None and row[0] == s.campaign_name else s.campaign_name
-    return [s.campaign_id, name, s.kind, s.sent_ts, s.delivered_ts, s.first_ts, s.flags, s.opens, s.clicks]
-
-
-def _send_from_list(email_id: str, row: list, campaigns: dict[str, list]) -> _Send:
-    s = _Send(email_id)
-    (s.campaign_id, s.campaign_name, s.kind, s.sent_ts, s.delivered_ts, s.first_ts, s.flags,
-     opens, clicks) = row
-    if s.campaign_name is None and s.campaign_id in campaigns:
-        s.campaign_name = campaigns[s.campaign_id][0]
-    s.opens = [list(r) for r in opens]
-    s.clicks = [list(r) for r in clicks]
-    return s

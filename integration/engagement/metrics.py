@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .activity import (B_CLICKED, B_DELIVERED, B_ENGAGED, B_OPENED, C_CLICKED, C_CLICKS, C_DELIVERED,
-                       C_MACHINE_CLICKS, C_MACHINE_OPENS, C_OPENED, C_OPENS, C_SENT, CAMPAIGN_STATUSES, DAY,
-                       ContactActivity)
+                       C_MACHINE_CLICKS, C_MACHINE_OPENS, C_OPENED, C_OPENS, C_SENT, DAY, ContactActivity)
+from .email_record import CAMPAIGN_STATUSES
 from .content import CATEGORY_CODE
 from .events import iso
 from .scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig

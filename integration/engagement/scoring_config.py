@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .activity import RETENTION_DAYS
+
 
 @dataclass(frozen=True)
 class ScoringConfig:
@@ -110,8 +112,8 @@ class ScoringConfig:
     def __post_init__(self) -> None:
         longest = max(self.rate_window_days, self.trend_recent_days + self.trend_previous_days,
                       self.content_window_days, self.surge_window_days, self.recency_long_days)
-        if longest > 120:
-            raise ValueError(f"windows reach back {longest} days, longer than activity retention (120)")
+        if longest > RETENTION_DAYS:
+            raise ValueError(f"windows reach back {longest} days, longer than activity retention ({RETENTION_DAYS})")
         if not (0 < self.cool_min < self.warm_min < self.hot_min <= 100):
             raise ValueError("category bounds must satisfy 0 < cool < warm < hot <= 100")
         if self.recency_short_days >= self.recency_long_days:
