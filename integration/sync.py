@@ -22,11 +22,13 @@ One generic loop runs every stream (`streams.STREAMS`) in referential order:
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar
 
 from . import connections
 from .client import AgentBuddyClient, RequestRejected
@@ -37,6 +39,7 @@ from .mapping import map_record, public_payload
 from .streams import Stream, select
 
 LEASE = timedelta(minutes=10)
+T = TypeVar("T")
 MAX_EXTRA_PASSES = 3
 
 Progress = Callable[[str, int, int | None], None]
@@ -207,7 +210,8 @@ class _Run:
         else:
             params["updated_since"] = since.replace(".000000Z", "Z")
         done = 0
-        for number, page in enumerate(self.client.pages(stream.path, params, cursor=cursor), start=1):
+        pages = prefetched(self.client.pages(stream.path, params, cursor=cursor))
+        for number, page in enumerate(pages, start=1):
             if self.fault:
                 self.fault(stream.name, number, "fetched")
             self._apply_page(stream, page.data, page.next_cursor, entity)
@@ -420,6 +424,55 @@ class _Run:
     def _release_lease(self) -> None:
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM sync_leases WHERE organization_id = ? AND owner = ?", (self.org, self.owner))
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def prefetched(items: Iterator[T]) -> Iterator[T]:
+    """Fetch the next page in a background thread while the current one is written.
+
+    Pages are still applied (and checkpointed) strictly in order; only the network wait overlaps
+    with our own work. The source iterator runs entirely in the helper thread.
+    """
+    slot: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=work, name="sync-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slot.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
 
 
 _UPSERTS: dict[tuple[str, tuple[str, ...]], str] = {}

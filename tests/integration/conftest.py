@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
@@ -39,6 +39,7 @@ class FakeAgentBuddy:
     url: str
     app: Any
     _world: dict[str, Any] | None = None
+    _tokens: dict[int, str] = field(default_factory=dict)
 
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         response = requests.request(method, f"{self.url}/__admin/{path}", timeout=10, **kwargs)
@@ -78,14 +79,20 @@ class FakeAgentBuddy:
         """Everything the account holds, read through the public API with a fresh token."""
         from harness.oauth import headless_token
 
-        token = headless_token(self.url, self.agent_email(account_index))["access_token"]
+        if account_index not in self._tokens:  # the fake's clock is frozen: a token lives for the test
+            self._tokens[account_index] = headless_token(self.url, self.agent_email(account_index))["access_token"]
+        token = self._tokens[account_index]
         out, cursor = [], None
         while True:
             params: dict[str, Any] = {"per_page": 500, "include_deleted": str(include_deleted).lower()}
             if cursor:
                 params["cursor"] = cursor
-            body = requests.get(f"{self.url}/v1/{entity}", params=params, timeout=10,
-                                headers={"Authorization": f"Bearer {token}"}).json()
+            answer = requests.get(f"{self.url}/v1/{entity}", params=params, timeout=10,
+                                  headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code == 401:  # our cached token expired on the fake's clock
+                self._tokens.pop(account_index)
+                return self.records(entity, account_index, include_deleted)
+            body = answer.json()
             out.extend(body["data"])
             cursor = body["pagination"]["next_cursor"]
             if not cursor:
@@ -93,7 +100,7 @@ class FakeAgentBuddy:
 
 
 def start_fake(**overrides: Any) -> tuple[FakeAgentBuddy, Callable[[], None]]:
-    options = dict(seed=7, accounts=2, contacts_per_account=120, auto_approve=True)
+    options = dict(seed=7, accounts=2, contacts_per_account=70, auto_approve=True)
     options.update(overrides)
     app = mock_agentbuddy.create_app(mock_agentbuddy.MockConfig(**options), sleeper=lambda _s: None)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -62,12 +62,12 @@ def test_changes_made_while_a_killed_sync_was_down_are_not_lost(synced_world: Co
     org = synced_world
     contacts = org.fake.records("contacts", include_deleted=False)
     advance_both(org, 60)
-    for record in contacts[:70]:  # more than a page of changes
+    for record in contacts[:55]:  # more than a page of changes
         org.fake.mutate("contact", "update", record["id"], {"last_name": "First"})
     with pytest.raises(Crash):
         org.sync(fault=_crash_at("contacts", 1, "committed"))
     advance_both(org, 60)
-    for record in contacts[:3] + contacts[100:103]:  # changed again while we were down
+    for record in contacts[:3] + contacts[60:63]:  # changed again while we were down
         org.fake.mutate("contact", "update", record["id"], {"last_name": "Second"})
     org.sync()
 
