@@ -69,9 +69,14 @@ class EngagementEvent:
         return int(self.occurred_at.timestamp())
 
     def to_contract(self) -> dict[str, Any]:
-        """The 5.1 event as AgentBuddy receives it (inside `events` lists and the push API)."""
+        """The 5.1 event as the contract's `EngagementEvent` (push API, batch `events` lists).
+
+        The contact is named by the path or the enclosing update, so `contact_id` is not repeated.
+        """
         if not self.is_contract_event:
             raise ValueError(f"{self.event_type!r} is internal and is not sent to AgentBuddy")
+        if not self.campaign_id:
+            raise ValueError("the contract requires campaign_id on every event; resolve it before sending")
         metadata: dict[str, Any] = {}
         for key in ("url", "link_category", "bounce_type", "machine_reason"):
             value = getattr(self, key)
@@ -79,15 +84,11 @@ class EngagementEvent:
                 metadata[key] = value
         if self.machine:
             metadata["machine"] = True
-        return {
-            "event_id": self.event_id,
-            "contact_id": self.contact_id,
-            "event_type": self.event_type,
-            "campaign_id": self.campaign_id,
-            "campaign_name": self.campaign_name,
-            "timestamp": iso(self.occurred_at),
-            "metadata": metadata,
-        }
+        out = {"event_id": self.event_id, "event_type": self.event_type, "campaign_id": self.campaign_id,
+               "timestamp": iso(self.occurred_at), "metadata": metadata}
+        if self.campaign_name is not None:
+            out["campaign_name"] = self.campaign_name
+        return out
 
 
 def natural_event_id(email_id: str | None, event_type: str, occurred_at: datetime,

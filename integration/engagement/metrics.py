@@ -50,7 +50,9 @@ class EngagementMetrics:
     engagement_trend: str
 
     def to_contract(self) -> dict[str, Any]:
+        """The contract's `EngagementMetricsInput` (the contact is named by the path or the update)."""
         out = asdict(self)
+        del out["contact_id"]
         for key in ("last_email_sent_at", "last_opened_at", "last_clicked_at"):
             out[key] = iso(out[key]) if out[key] is not None else None
         return out

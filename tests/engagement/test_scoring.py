@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from integration.engagement import (AccountBaseline, ContactActivity, ScoringConfig, categorise,
-                                    engagement_metrics, score, unsubscribe_event)
+from integration.engagement import (AccountBaseline, ContactActivity, ScoringConfig, campaign_participation,
+                                    categorise, engagement_metrics, score, unsubscribe_event)
 from tests.engagement.helpers import delivered_email, ev
 from tests.engagement.stories import AS_OF, JAMES, MARIA, MARIA_BEFORE_AS_OF
 
@@ -124,3 +124,29 @@ def test_propensity_serialises_to_the_5_3_shape():
     assert set(wire) == {"contact_id", "propensity_score", "propensity_category", "seller_likelihood",
                          "buyer_activity_score", "recommended_action", "score_updated_at", "contributing_factors"}
     assert wire["score_updated_at"] == "2026-01-15T14:35:00Z"
+
+
+def test_what_goes_to_agentbuddy_matches_the_contract_schemas():
+    from jsonschema import Draft202012Validator
+
+    from contract import load_spec
+
+    components = load_spec()["components"]
+
+    def check(name: str, instance) -> None:
+        schema = {"components": components, "$ref": f"#/components/schemas/{name}"}
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in Draft202012Validator(schema).iter_errors(instance)]
+        assert not errors, (name, errors)
+
+    for story, contact_type in ((MARIA, "owner"), (JAMES, "buyer")):
+        activity = story.activity()
+        check("EngagementMetricsInput", engagement_metrics(activity, AS_OF).to_contract())
+        check("PropensityInput", score(activity, contact_type, DEFAULT, AS_OF).to_contract())
+        for row in campaign_participation(activity):
+            check("CampaignParticipationInput", row.to_contract())
+        for event in story.events():
+            check("EngagementEvent", event.to_contract())
+    unsub = unsubscribe_event(contact_id="ab_contact_1", occurred_at=AS_OF, campaign_id="bc_campaign_1")
+    check("EngagementEvent", unsub.to_contract())
+    with pytest.raises(ValueError, match="campaign_id"):
+        unsubscribe_event(contact_id="ab_contact_1", occurred_at=AS_OF).to_contract()
