@@ -278,3 +278,31 @@ def test_a_permanent_rejection_is_dead_lettered_and_replayable(acme):
 def _pending_ids(acme: Acme) -> set[str]:
     with acme.db.transaction(readonly=True) as tx:
         return {r["id"] for r in tx.fetchall("SELECT id FROM outbox WHERE status <> 'delivered'")}
+
+
+def test_the_service_delivers_rescores_and_stops_cleanly(acme):
+    from integration.service import Service
+
+    service = Service(acme.db, acme.config, acme.clock,
+                      options=ServiceOptions(workers=2, sync=False, rescore=True, poll_seconds=0.05,
+                                             rescore_poll_seconds=0.05)).start()
+    try:
+        ingest.ingest_events(acme.db, ORG, _events_for(acme, acme.contacts[:2]), acme.clock, doorbell=service.doorbell)
+        for _ in range(400):  # wait (not a timing assertion): until the workers have drained the outbox
+            counts = outbox.counts(acme.db, ORG)
+            if counts["delivered"] and not (counts["queued"] or counts["delivering"] or counts["retrying"]):
+                break
+            threading.Event().wait(0.05)
+    finally:
+        service.stop()
+    assert not service.running
+    with acme.db.transaction(readonly=True) as tx:
+        assert tx.fetchval("SELECT COUNT(*) AS n FROM account_baselines WHERE organization_id = ?", (ORG,)) == 1
+    assert_agentbuddy_has_everything_exactly_once(acme)
+
+
+def _events_for(acme: Acme, contact_ids: list[str]) -> list[EngagementEvent]:
+    sends, _ = campaigns.record_sends(acme.db, ORG, CAMPAIGN.id, [(c, f"re_svc_{c}") for c in contact_ids], acme.clock)
+    at = acme.clock.now()
+    return [EngagementEvent(event_id=natural_event_id(s.provider_email_id, kind, at), event_type=kind, occurred_at=at,
+                            email_id=s.provider_email_id) for s in sends for kind in ("delivered", "opened")]
