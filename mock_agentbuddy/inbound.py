@@ -18,10 +18,11 @@ from . import engagement
 from .problems import problem
 from .responses import json_response
 from .signatures import verify
-from .timeutil import iso_dt
+from .timeutil import iso_dt, to_us
 from .validation import check_request
 
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+IDEMPOTENCY_TTL_US = 24 * 3600 * 1_000_000
 
 
 def build_blueprint(state, require_scope) -> Blueprint:
@@ -202,9 +203,12 @@ def _push(state, apply):
     fingerprint = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n"
                                  + request.get_data(cache=True)).hexdigest()
     scope = (g.grant.connection_id, key)
+    now_us = to_us(state.clock.now())
     with state.lock:
         if key:
             previous = state.received.idempotency.get(scope)
+            if previous is not None and now_us - previous[3] > IDEMPOTENCY_TTL_US:
+                previous = None  # the contract keeps keys 24 hours; after that a key is new again
             if previous is not None:
                 if previous[0] != fingerprint:
                     return problem(422, "validation_failed", "Idempotency-Key reused",
@@ -221,7 +225,7 @@ def _push(state, apply):
         status, body = outcome
         g.inbound["applied"] = g.inbound.get("applied") or not g.inbound.get("duplicate")
         if key:
-            state.received.idempotency[scope] = (fingerprint, status, body)
+            state.received.idempotency[scope] = (fingerprint, status, body, now_us)
     return json_response(body, status)
 
 

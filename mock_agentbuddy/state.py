@@ -91,6 +91,6 @@ class Received:
         # (connection id, "webhook-id" | "idempotency-key", value) -> the first answer
         self.webhook_ids: dict[tuple[str, str, str], dict] = {}
         self.event_ids: set[tuple[str, str]] = set()  # (account id, event_id)
-        # (scope, key) -> (body fingerprint, status, body)
-        self.idempotency: dict[tuple[str, str], tuple[str, int, dict]] = {}
+        # (connection id, Idempotency-Key) -> (request fingerprint, status, body, stored at µs)
+        self.idempotency: dict[tuple[str, str], tuple[str, int, dict, int]] = {}
         self.events: dict[str, list[dict]] = {}  # contact id -> events received, in arrival order

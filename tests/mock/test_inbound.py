@@ -162,7 +162,7 @@ def test_the_appendix_b_batch_applies_per_contact(api, send_webhook, contact_id)
     assert replay["duplicate"] is True and replay["applied"] == 1
 
 
-def test_push_with_idempotency_key(api, client, contact_id):
+def test_push_with_idempotency_key(api, client, contact_id, agent_token):
     metrics = {"total_emails_sent": 24, "total_opens": 18, "total_clicks": 7, "open_rate": 75.0, "click_rate": 29.2,
                "engagement_trend": "increasing"}
     first = api.post(f"/v1/contacts/{contact_id}/engagement", json=metrics, headers={"Idempotency-Key": "key-1"})
@@ -176,6 +176,11 @@ def test_push_with_idempotency_key(api, client, contact_id):
     assert different.status_code == 422
     assert different.get_json()["errors"][0]["field"] == "header.Idempotency-Key"
     assert api.get(f"/v1/contacts/{contact_id}").get_json()["engagement"]["total_opens"] == 18
+    client.post("/__admin/clock", json={"advance_seconds": 24 * 3600 + 1})
+    api.token = agent_token()  # the old access token expired meanwhile
+    reused = api.post(f"/v1/contacts/{contact_id}/engagement", json={**metrics, "total_opens": 19},
+                      headers={"Idempotency-Key": "key-1"})
+    assert reused.status_code == 200 and reused.get_json()["total_opens"] == 19, "keys expire after 24 hours"
     patched = api.patch(f"/v1/contacts/{contact_id}/engagement", json={"total_opens": 20})
     assert patched.get_json()["total_opens"] == 20 and patched.get_json()["total_clicks"] == 7
 
