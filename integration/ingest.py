@@ -288,7 +288,7 @@ def _metadata(event: EngagementEvent) -> dict[str, Any]:
 
 def wire_event(event: EngagementEvent) -> dict[str, Any]:
     """The 5.1 event as queued for AgentBuddy (option-neutral; `wire` renders it per option)."""
-    data = event.to_contract()
+    data = {"contact_id": event.contact_id, **event.to_contract()}  # the contact travels with the message
     metadata = data.pop("metadata") or {}
     if metadata.pop("machine", False) or event.machine:
         metadata["machine_generated"] = True
