@@ -256,7 +256,11 @@ class _Builder:
         bathrooms = None if bedrooms is None else min(bedrooms + 1.5, 1 + self.between(0, 7) * 0.5)
         square_feet = None if kind == "land" else int(600 + rng.random() * 4000) // 10 * 10
         value = int((180_000 + rng.random() * 1_400_000) * market[2] / 1000) * 1000
-        sale_us = to_us_safe(created - int(rng.random() * 20 * 365) * 86_400 * 1_000_000)
+        years_owned = owner["custom_fields"].get("ownership_years")
+        if years_owned is None:
+            years_owned = rng.random() * 20
+        # bought when the owner's CRM record says: "owned her home for 8 years" matches the sale date
+        sale_us = max(0, self.epoch_us - int((years_owned + rng.random()) * 365 * 86_400) * 1_000_000)
         years = (self.epoch_us - sale_us) / (365 * 86_400 * 1_000_000)
         return updated, {
             "id": self.next_id("properties"), "address": self.address(market),
@@ -267,10 +271,6 @@ class _Builder:
             "last_sale_price": int(value / (1.045 ** years) / 1000) * 1000,
             "created_at": iso(created), "updated_at": iso(updated), "deleted_at": None,
         }
-
-
-def to_us_safe(us: int) -> int:
-    return max(us, 0)
 
 
 def build_world(seed: int, epoch: datetime, accounts: int, offices_per_account: int,
