@@ -285,8 +285,9 @@ def _factors(sig: Signals, open_pts: float, baseline: AccountBaseline, seller_fi
     for kind, total in (("open", sig.machine_opens), ("click", sig.machine_clicks)):
         if total:
             words = sorted({REASON_WORDS[r] for r, n in sig.machine_reasons.items()
-                            if n and (r in _OPEN_REASONS) == (kind == "open")})
-            out.append(f"{_plural(total, 'machine ' + kind)} excluded ({', '.join(words)})")
+                            if n and r != "provider_flagged" and (r in _OPEN_REASONS) == (kind == "open")})
+            reason = f" ({', '.join(words)})" if words else ""
+            out.append(f"{_plural(total, 'machine ' + kind)} excluded{reason}")
     return tuple(out[: config.max_factors])
 
 

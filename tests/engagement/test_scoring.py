@@ -150,3 +150,16 @@ def test_what_goes_to_agentbuddy_matches_the_contract_schemas():
     check("EngagementEvent", unsub.to_contract())
     with pytest.raises(ValueError, match="campaign_id"):
         unsubscribe_event(contact_id="ab_contact_1", occurred_at=AS_OF).to_contract()
+
+
+def test_machine_engagement_is_named_as_excluded():
+    from tests.engagement.helpers import T0, minutes
+
+    act = ContactActivity("ab_contact_1")
+    for event in [*delivered_email("e1", T0), ev("opened", T0 + minutes(1), ua="Mozilla/5.0"),
+                  ev("opened", T0 + minutes(2), ip="17.0.0.9"),
+                  ev("clicked", T0 + minutes(3), url="https://x.example/listings/1", ua="Mimecast")]:
+        act.apply(event)
+    factors = score(act, "owner", DEFAULT, T0 + timedelta(days=1)).contributing_factors
+    assert "2 machine opens excluded (privacy proxy)" in factors
+    assert "1 machine click excluded (link scanner)" in factors
