@@ -118,3 +118,46 @@ def test_bad_fault_specs_are_named(served):
     assert answer.status_code == 422
     assert {e["field"] for e in answer.json()["errors"]} == {"faults[0].kind", "faults[0].probability"}
     assert requests.post(f"{base}/__admin/faults", json={"profile": "gremlins"}, timeout=5).status_code == 422
+
+
+def _outcome(session, url):
+    try:
+        answer = session.get(url, timeout=5)
+        answer.json()
+        return answer.status_code
+    except requests.exceptions.ChunkedEncodingError:
+        return "truncated"
+    except requests.ConnectionError:
+        return "reset"
+
+
+@pytest.mark.parametrize("profile,signature", [
+    ("flaky", {500, 503}),
+    ("storm-429", {429}),
+    ("resets", {"reset", "truncated"}),
+])
+def test_each_named_profile_shows_its_faults_to_a_client(live_mock, profile, signature):
+    base, app = live_mock(small_config(faults=profile))
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token_for(app)}"
+    outcomes = {_outcome(session, f"{base}/v1/contacts?per_page=1") for _ in range(60)}
+    assert signature <= outcomes and 200 in outcomes, outcomes
+
+
+def test_the_slow_profile_waits_on_every_request(live_mock):
+    sleeps = SleepRecorder()
+    base, app = live_mock(small_config(faults="slow"), sleeper=sleeps)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token_for(app)}"
+    for _ in range(10):
+        assert session.get(f"{base}/v1/contacts", params={"per_page": 20}, timeout=5).status_code == 200
+    latencies = [s for s in sleeps.calls if s >= 0.15]
+    assert len(latencies) == 10 and all(0.15 <= s <= 0.5 for s in latencies)
+    assert any(s == 0.02 for s in sleeps.calls), "some pages were dripped"
+
+
+def test_the_receiver_down_profile_refuses_inbound_for_five_minutes(live_mock):
+    base, app = live_mock(small_config(faults="receiver-down"))
+    assert requests.post(f"{base}/v1/webhooks/broadcast/events", json={}, timeout=5).status_code == 503
+    requests.post(f"{base}/__admin/clock", json={"advance_seconds": 301}, timeout=5)
+    assert requests.post(f"{base}/v1/webhooks/broadcast/events", json={}, timeout=5).status_code == 400
