@@ -28,12 +28,10 @@ def generate(contacts: int, seed: int, days: int, fmt: str, output: str) -> None
 
     population = Population(contacts, seed, days)
     campaigns = {c.id: c for c in population.scenario().campaigns}
-    emails = {}
     stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
     written = 0
     try:
         for contact, events in population.people():
-            emails[contact.id] = contact.email
             for event in events:
                 if fmt == "canonical":
                     line = {**event.to_json(), "archetype": contact.archetype}
