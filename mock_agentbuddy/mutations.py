@@ -7,14 +7,20 @@ are soft: the record stays, as a tombstone with `deleted_at` set.
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import jsonschema
+
+import contract
 
 from . import vocabulary as vocab
 from .timeutil import iso
 
 ENTITY_COLLECTIONS = {"contact": "contacts", "office": "offices", "agent": "agents", "property": "properties"}
+CONTRACT_SCHEMAS = {"contact": "Contact", "office": "Office", "agent": "Agent", "property": "Property"}
 OPS = ("create", "update", "delete")
 
 
@@ -156,6 +162,23 @@ def validate_changes(entity: str, changes: Any, collections: dict) -> list[dict]
     return errors
 
 
+@functools.lru_cache(maxsize=8)
+def _contract_validator(entity: str) -> jsonschema.Draft202012Validator:
+    components = contract.load_spec()["components"]
+    schema = {"components": components, "$ref": f"#/components/schemas/{CONTRACT_SCHEMAS[entity]}"}
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def contract_errors(entity: str, record: dict) -> list[dict]:
+    """The changed record must still be one the contract allows (the fake never serves what
+    its own contract forbids, e.g. an upper-case custom field name)."""
+    errors = []
+    for error in _contract_validator(entity).iter_errors(record):
+        path = ".".join(str(p) for p in error.absolute_path)
+        errors.append({"field": f"changes.{path}" if path else "changes", "message": error.message})
+    return errors
+
+
 def mutate(state, account_id: str, entity: str, op: str, record_id: str | None = None,
            changes: dict | None = None) -> Change:
     """Apply one change atomically: everything is checked before anything is written."""
@@ -181,6 +204,9 @@ def mutate(state, account_id: str, entity: str, op: str, record_id: str | None =
                 raise MutationError(409, "already_deleted", f"{entity} '{record_id}' is deleted (a tombstone).")
             record = copy.deepcopy(current)
         record.update(changes)
+        errors = contract_errors(entity, record)
+        if errors:
+            raise MutationError(422, "validation_failed", "The changed record would break the contract.", errors)
         stamp = state.next_stamp()
         record["updated_at"] = iso(stamp)
         if op == "create":
