@@ -311,3 +311,19 @@ def _events_for(acme: Acme, contact_ids: list[str]) -> list[EngagementEvent]:
     at = acme.clock.now()
     return [EngagementEvent(event_id=natural_event_id(s.provider_email_id, kind, at), event_type=kind, occurred_at=at,
                             email_id=s.provider_email_id) for s in sends for kind in ("delivered", "opened")]
+
+
+def test_option_b_refreshes_an_expired_token_once_and_delivers(acme):
+    acme.config = acme.config.replace(delivery_mode="api")
+    acme.engage(acme.contacts[:1], kinds=("delivered",))
+
+    def token_requests() -> int:
+        return sum(e.get("path") == "/oauth/token" for e in acme.agentbuddy.admin("GET", "journal")["entries"])
+
+    before = token_requests()
+    # AgentBuddy's clock runs ahead past the access token's lifetime: it answers 401 to our token.
+    acme.agentbuddy.admin("POST", "clock", json={"advance_seconds": 7200})
+    acme.deliver_until_done([acme.worker("pusher")], max_steps=1)
+    assert token_requests() == before + 1, "the token was refreshed exactly once"
+    assert any(e["status"] == 401 for e in acme.agentbuddy.inbound()), "AgentBuddy did refuse the old token"
+    assert outbox.counts(acme.db, ORG)["delivered"] >= 2 and outbox.counts(acme.db, ORG)["dead"] == 0

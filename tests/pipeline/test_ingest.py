@@ -183,3 +183,30 @@ def test_an_event_for_an_email_broadcast_never_sent_is_stored_but_not_attributed
     result = resend.deliver(broadcast, resend.payload("email.opened", "re_not_ours"))
     assert result.summary.unmatched == 1
     assert broadcast.outbox_rows() == []
+
+
+def test_health_reports_the_database(broadcast):
+    response = broadcast.app().test_client().get("/healthz")
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+
+
+def test_a_forged_agentbuddy_notification_is_refused_with_problem_json(broadcast):
+    body = b'{"event_type": "contact.updated", "timestamp": "2026-01-15T12:00:00Z", "data": {"id": "ab_contact_maria"}}'
+    headers = {"content-type": "application/json", "webhook-id": "msg_x",
+               "webhook-timestamp": str(int(broadcast.clock.now().timestamp())),
+               "webhook-signature": "v1,bm90IGEgcmVhbCBzaWduYXR1cmU="}
+    response = broadcast.app().test_client().post("/agentbuddy/notifications", data=body, headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json" and response.get_json()["code"] == "invalid_signature"
+
+
+def test_unknown_paths_and_methods_answer_problem_json(broadcast):
+    client = broadcast.app().test_client()
+    assert client.get("/nope").get_json()["code"] == "not_found"
+    assert client.get("/providers/resend/webhook").get_json()["code"] == "method_not_allowed"
+
+
+def test_without_a_configured_provider_secret_webhooks_are_refused_not_trusted(broadcast, resend):
+    broadcast.config = broadcast.config.replace(resend_webhook_secret=None)
+    response = resend.post(broadcast.app().test_client(), resend.payload("email.opened", "re_x"))
+    assert response.status_code == 503 and response.get_json()["code"] == "service_unavailable"

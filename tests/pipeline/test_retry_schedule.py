@@ -1,0 +1,46 @@
+"""When a failed message is tried again, and when Broadcast gives up on it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from integration.retry_schedule import SVIX_SCHEDULE, RetrySchedule, parse_retry_after
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+
+
+def test_the_schedule_is_svix_eight_attempts_over_a_day_and_a_half():
+    assert [s.total_seconds() for s in SVIX_SCHEDULE] == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert RetrySchedule().max_attempts == 8
+
+
+def test_each_wait_is_full_jitter_within_its_step_and_reproducible():
+    schedule = RetrySchedule(seed=3)
+    for attempt, step in enumerate(SVIX_SCHEDULE):
+        when = schedule.next_attempt_at("msg_a", attempt, NOW)
+        assert NOW <= when <= NOW + step
+        assert when == RetrySchedule(seed=3).next_attempt_at("msg_a", attempt, NOW), "same seed, same time"
+    spread = {RetrySchedule(seed=3).next_attempt_at(f"msg_{i}", 3, NOW) for i in range(50)}
+    assert len(spread) > 40, "messages that failed together do not come back together"
+
+
+def test_without_jitter_the_steps_are_exact():
+    schedule = RetrySchedule(jitter=False)
+    assert schedule.next_attempt_at("m", 2, NOW) == NOW + timedelta(minutes=5)
+
+
+def test_after_the_last_attempt_the_message_is_given_up():
+    assert RetrySchedule().next_attempt_at("m", 8, NOW) is None
+
+
+def test_retry_after_is_a_floor_and_is_capped():
+    schedule = RetrySchedule(jitter=False)
+    assert schedule.next_attempt_at("m", 1, NOW, timedelta(seconds=90)) == NOW + timedelta(seconds=90)
+    assert schedule.next_attempt_at("m", 3, NOW, timedelta(seconds=1)) == NOW + timedelta(minutes=30)
+    assert schedule.next_attempt_at("m", 1, NOW, timedelta(days=7)) == NOW + timedelta(hours=1)
+
+
+def test_retry_after_reads_seconds_and_http_dates_and_ignores_nonsense():
+    assert parse_retry_after("120", NOW) == timedelta(seconds=120)
+    assert parse_retry_after("Thu, 15 Jan 2026 12:01:00 GMT", NOW) == timedelta(minutes=1)
+    assert parse_retry_after("soon", NOW) is None
+    assert parse_retry_after(None, NOW) is None
