@@ -47,26 +47,28 @@ class Page:
     total: int
     per_page: int
     next_cursor: str | None
+    page: int  # informational, 1-based
 
 
-def encode_cursor(stamp: int, record_id: str, fingerprint: str) -> str:
-    raw = json.dumps({"u": stamp, "i": record_id, "f": fingerprint}, separators=(",", ":")).encode()
+def encode_cursor(stamp: int, record_id: str, fingerprint: str, page: int) -> str:
+    raw = json.dumps({"u": stamp, "i": record_id, "f": fingerprint, "p": page}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str]:
+def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str, int]:
+    """(updated_at µs, id, number of the page the cursor leads to)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
-        stamp, record_id, issued_for = payload["u"], payload["i"], payload["f"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        stamp, record_id, issued_for, page = payload["u"], payload["i"], payload["f"], payload.get("p", 2)
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError):
         raise CursorError("The cursor is not one this server issued; start again without a cursor.") from None
-    if not isinstance(stamp, int) or not isinstance(record_id, str):
+    if not isinstance(stamp, int) or not isinstance(record_id, str) or not isinstance(page, int) or page < 2:
         raise CursorError("The cursor is not one this server issued; start again without a cursor.")
     if issued_for != fingerprint:
         raise CursorError("The cursor was issued for different filters; repeat the same filters "
                           "(updated_since, include_deleted, office_id, ...) or start again without a cursor.")
-    return stamp, record_id
+    return stamp, record_id, page
 
 
 class Pager:
@@ -77,20 +79,21 @@ class Pager:
 
     def page(self, collection: Collection, query: ListQuery, scope: str) -> Page:
         fingerprint = query.fingerprint(scope)
-        start = 0
+        start, number = 0, 1
         if query.updated_since_us is not None:
             start = collection.position_at_or_after(query.updated_since_us)
         if query.cursor:
-            start = max(start, collection.position_after(decode_cursor(query.cursor, fingerprint)))
+            stamp, record_id, number = decode_cursor(query.cursor, fingerprint)
+            start = max(start, collection.position_after((stamp, record_id)))
         predicate = self._predicate(query)
         rows = list(collection.scan(start, predicate, query.per_page + 1))
         next_cursor = None
         if len(rows) > query.per_page:
             rows = rows[: query.per_page]
             last = rows[-1]["id"]
-            next_cursor = encode_cursor(collection.stamp_of(last), last, fingerprint)
+            next_cursor = encode_cursor(collection.stamp_of(last), last, fingerprint, number + 1)
         return Page(rows, self._total(collection, query, scope, fingerprint, predicate),
-                    query.per_page, next_cursor)
+                    query.per_page, next_cursor, number)
 
     @staticmethod
     def _predicate(query: ListQuery):

@@ -148,7 +148,7 @@ def _register(bp: Blueprint, state, pager: Pager, resource: Resource, guard) -> 
             except CursorError as error:
                 return problem(400, "invalid_cursor", "Invalid cursor", str(error),
                                [{"field": "query.cursor", "message": str(error)}])
-            pagination = json.dumps({"total": page.total, "per_page": page.per_page,
+            pagination = json.dumps({"total": page.total, "page": page.page, "per_page": page.per_page,
                                      "next_cursor": page.next_cursor}, separators=(",", ":"))
             body = '{"data":[' + ",".join(collection.json_of(r) for r in page.data) + '],"pagination":' + pagination + "}"
         return Response(body, content_type="application/json")

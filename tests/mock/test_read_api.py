@@ -20,6 +20,9 @@ def test_first_page_reports_total_and_page_size(api, world):
     assert body["pagination"]["per_page"] == 5
     assert body["pagination"]["total"] == world["accounts"][0]["counts"]["contacts"]["live"]
     assert len(body["data"]) == 5 and body["pagination"]["next_cursor"]
+    assert body["pagination"]["page"] == 1
+    second = api.get("/v1/contacts", query_string={"per_page": 5, "cursor": body["pagination"]["next_cursor"]})
+    assert second.get_json()["pagination"]["page"] == 2
 
 
 def test_sweep_while_the_world_churns_misses_nothing_and_converges(api, client):
