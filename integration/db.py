@@ -198,6 +198,43 @@ class Tx:
         else:
             self._conn.executemany(sql, batch)
 
+    def bulk_upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        key: Sequence[str],
+        update: Sequence[str],
+    ) -> None:
+        """Insert rows, or update `update` columns of rows whose `key` exists; the fast path.
+
+        SQLite: one `executemany` of an `INSERT ... ON CONFLICT DO UPDATE`. PostgreSQL: COPY into
+        a temporary staging table, then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE` (hundreds
+        of single-row statements cost a round of parsing and planning each). Values must already
+        be adapted (str/int/float/None); rows must have distinct keys.
+        """
+        if not rows:
+            return
+        names = ", ".join(columns)
+        conflict = (
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
+            if update else f" ON CONFLICT ({', '.join(key)}) DO NOTHING"
+        )
+        if self.dialect != "postgresql":
+            self._conn.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders(len(columns))}){conflict}", rows
+            )
+            return
+        stage = f"_stage_{table}"
+        with self._conn.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)"
+                        " ON COMMIT DELETE ROWS")
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}{conflict}")
+
     def fetchall(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         cur = self._run(sql, params)
         try:

@@ -163,12 +163,13 @@ def _boolean(value: Any) -> int:
     return int(value)
 
 
-_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+_UTC_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,6}))?Z")
 
 
 def _timestamp(value: Any) -> str:
-    if isinstance(value, str) and _CANONICAL_TS.fullmatch(value):  # AgentBuddy's usual shape: fast path
-        return value if len(value) == 27 else value[:19] + ".000000Z"
+    match = _UTC_TS.fullmatch(value) if isinstance(value, str) else None
+    if match:  # AgentBuddy's usual shape (UTC, Z): pad the fraction, no datetime round trip
+        return f"{value[:19]}.{(match.group(1) or '').ljust(6, '0')}Z"
     if not isinstance(value, str):
         raise Invalid("must be an RFC 3339 date-time string")
     try:

@@ -268,8 +268,7 @@ class _Run:
                 merged["synced_at"] = now
                 writes.append(merged)
             if writes:
-                columns = ("organization_id", *stream.columns, "synced_at")
-                tx.executemany(_upsert_sql(stream, columns), [tuple(w[c] for c in columns) for w in writes], adapted=True)
+                _upsert(tx, stream, writes)
             if latest:
                 entity.released += tx.execute(
                     f"DELETE FROM quarantine WHERE organization_id = ? AND entity = ?"
@@ -475,18 +474,9 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
         stop.set()
 
 
-_UPSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
-
-
-def _upsert_sql(stream: Stream, columns: tuple[str, ...]) -> str:
-    key = (stream.name, columns)
-    if key not in _UPSERTS:
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in columns
-            if c not in ("organization_id", stream.primary_key) and c not in stream.protected_columns
-        )
-        _UPSERTS[key] = (
-            f"INSERT INTO {stream.table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))})"
-            f" ON CONFLICT (organization_id, {stream.primary_key}) DO UPDATE SET {updates}"
-        )
-    return _UPSERTS[key]
+def _upsert(tx: Tx, stream: Stream, writes: list[dict[str, Any]]) -> None:
+    columns = ("organization_id", *stream.columns, "synced_at")
+    update = [c for c in columns
+              if c not in ("organization_id", stream.primary_key) and c not in stream.protected_columns]
+    tx.bulk_upsert(stream.table, columns, [tuple(w[c] for c in columns) for w in writes],
+                   key=("organization_id", stream.primary_key), update=update)
