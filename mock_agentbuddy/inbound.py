@@ -5,7 +5,7 @@ push (bearer `write:engagement`, optional `Idempotency-Key`). Both land on the c
 Webhook checks, in order: body size/type/JSON (before_request), signature headers present (400),
 a connection's secret verifies the signature (401 invalid_signature), timestamp within
 tolerance of the fake's clock (401 timestamp_out_of_tolerance), already-processed `webhook-id`
-or `Idempotency-Key` (200 duplicate), body schema (422), unknown contact (404), apply.
+or `Idempotency-Key` (200 duplicate; 409 conflict when reused for another request), body schema (422), unknown contact (404), apply.
 """
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def _push(state, apply):
                 previous = None  # the contract keeps keys 24 hours; after that a key is new again
             if previous is not None:
                 if previous[0] != fingerprint:
-                    return problem(422, "validation_failed", "Idempotency-Key reused",
+                    return problem(409, "conflict", "Idempotency-Key reused",
                                    "This Idempotency-Key was already used with a different request; "
                                    "use a new key for a new request.",
                                    [{"field": "header.Idempotency-Key", "message": "reused with a different body or path"}])

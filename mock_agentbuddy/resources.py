@@ -110,7 +110,7 @@ def build_blueprint(state, require_scope) -> Blueprint:
         connection = state.connections[g.grant.connection_id]
         with state.lock:
             if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
-                return problem(422, "validation_failed", "Too many subscriptions",
+                return problem(409, "conflict", "Too many subscriptions",
                                f"A connection has at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first.",
                                [{"field": "/url", "message": f"at most {MAX_SUBSCRIPTIONS} subscriptions"}])
             subscription = Subscription(state.next_subscription_id(), body["url"], list(body.get("events") or ["*"]),

@@ -173,7 +173,7 @@ def test_push_with_idempotency_key(api, client, contact_id, agent_token):
     assert again.headers["Idempotent-Replayed"] == "true"
     different = api.post(f"/v1/contacts/{contact_id}/engagement", json={**metrics, "total_opens": 19},
                          headers={"Idempotency-Key": "key-1"})
-    assert different.status_code == 422
+    assert different.status_code == 409 and different.get_json()["code"] == "conflict"
     assert different.get_json()["errors"][0]["field"] == "header.Idempotency-Key"
     assert api.get(f"/v1/contacts/{contact_id}").get_json()["engagement"]["total_opens"] == 18
     client.post("/__admin/clock", json={"advance_seconds": 24 * 3600 + 1})
@@ -220,3 +220,12 @@ def test_another_accounts_contact_cannot_be_written(api, agent_token, client):
     answer = api.post(f"/v1/contacts/{theirs}/propensity", json={"propensity_score": 1, "propensity_category": "cold"})
     assert answer.status_code == 404
     assert state_of(client.application).world.collection("ab_account_002", "contacts").get(theirs)["propensity"] is None
+
+
+def test_an_eleventh_subscription_is_a_conflict_and_changes_nothing(api):
+    for n in range(10):
+        created = api.post("/v1/subscriptions", json={"url": f"http://127.0.0.1:9/hook/{n}"})
+        assert created.status_code == 201, created.get_json()
+    refused = api.post("/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook/eleven"})
+    assert refused.status_code == 409 and refused.get_json()["code"] == "conflict"
+    assert len(api.get("/v1/subscriptions").get_json()["data"]) == 10
