@@ -6,21 +6,26 @@ AgentBuddy's 5.2 metrics and 5.4 campaigns fresh. Account baseline first (the av
 score compares against), then every contact from its stored activity — no event log replay.
 
 Set-based: one read of contacts, one of activities, one of current scores; `executemany` writes;
+each contact's signals are computed once (score and trend both read them), full 5.2 metrics only
+for contacts whose score changed (counters only change with events, which ingest handles), and
+contacts without any activity share one score per contact type;
 changed contacts go to AgentBuddy as `engagement.batch_update` messages of up to
 `batch_size` updates (Appendix B), each carrying propensity + engagement_metrics + campaigns.
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 from integration import engagement_store as store
 from integration import outbox
 from integration.clock import Clock
 from integration.db import Database, from_json, parse_ts
 from integration.engagement import (AccountBaseline, ContactActivity, campaign_participation, engagement_metrics,
-                                    score)
+                                    score, score_signals, signals)
 
 MAX_CAMPAIGNS = 100  # the contract's limit per update
 
@@ -39,10 +44,24 @@ class RescoreSummary:
         return dict(self.__dict__)
 
 
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """Hundreds of thousands of small dicts and lists are built and dropped here; the cyclic
+    collector would rescan all of them again and again (measured: 3-4x slower). Nothing here
+    makes reference cycles, so it is paused for the pass and restored after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) -> RescoreSummary:
     now = clock.now()
     summary = RescoreSummary(org)
-    with db.transaction() as tx:
+    with _without_gc(), db.transaction() as tx:
         contacts = {r["id"]: r for r in tx.fetchall(
             "SELECT id, contact_type FROM contacts WHERE organization_id = ? AND deleted_at IS NULL", (org,))}
         activities: dict[str, ContactActivity] = {}
@@ -55,21 +74,38 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
         summary.contacts = len(contacts)
         summary.baseline_open_rate, summary.baseline_click_rate = baseline.open_rate, baseline.click_rate
 
+        trends = {r["contact_id"]: r["engagement_trend"] for r in tx.fetchall(
+            "SELECT contact_id, engagement_trend FROM contact_metrics WHERE organization_id = ?", (org,))}
         changed: list[dict[str, Any]] = []
         metrics_rows = []
+        trend_rows = []
         updates: list[dict[str, Any]] = []
+        quiet: dict[str | None, Any] = {}  # contacts with no activity score alike, per contact type
         for contact_id, contact in contacts.items():
-            activity = activities.get(contact_id) or ContactActivity(contact_id)
-            propensity = score(activity, contact["contact_type"], baseline, now).to_contract(contact_id)
+            activity = activities.get(contact_id)
+            contact_type = contact["contact_type"]
+            if activity is None:
+                if contact_type not in quiet:
+                    quiet[contact_type] = score(ContactActivity(), contact_type, baseline, now)
+                propensity = quiet[contact_type].to_contract(contact_id)
+            else:
+                sig = signals(activity, now)  # once: both the score and the trend read it
+                propensity = score_signals(sig, contact_type, baseline, now, activity.email_status)[0] \
+                    .to_contract(contact_id)
+                if trends.get(contact_id) != sig.trend:
+                    trend_rows.append((sig.trend, now, org, contact_id))
             summary.scored += 1
-            metrics = None
-            if contact_id in activities:
-                metrics = engagement_metrics(activity, now)
-                metrics_rows.append((contact_id, metrics))
             if not store.score_changed(old.get(contact_id), propensity):
                 continue
             changed.append(propensity)
-            updates.append(_update(contact_id, propensity, metrics, activity))
+            metrics = None
+            if activity is not None:
+                metrics = engagement_metrics(activity, now)
+                metrics_rows.append((contact_id, metrics))
+            updates.append(_update(contact_id, propensity, metrics, activity or ContactActivity(contact_id)))
+        tx.executemany(
+            "UPDATE contact_metrics SET engagement_trend = ?, computed_at = ? WHERE organization_id = ? AND contact_id = ?",
+            trend_rows)
         store.upsert_metrics(tx, org, metrics_rows, now)
         store.write_scores(tx, org, changed, "daily_rescore")
         summary.changed = len(changed)
