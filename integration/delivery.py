@@ -16,7 +16,8 @@ is only the policy of delivery:
   `Retry-After` without spending an attempt, so a long rate-limit storm cannot dead-letter
   good messages.
 * 401 on the push API: the bearer session refreshes the token once and resends; 401 again is
-  permanent. No connection (disconnected, needs re-auth): retried on schedule, so a reconnect
+  permanent. 401 on a webhook: the connection's secret is read again (it may have been
+  rotated) and the message re-signed once; 401 again is permanent. No connection (disconnected, needs re-auth): retried on schedule, so a reconnect
   within the retry window loses nothing.
 * Any other 4xx: dead at once (it will never succeed); after the last scheduled attempt: dead.
 """
@@ -97,6 +98,14 @@ class WebhookTransport:
         self._timeout = timeout
 
     def send(self, message: Message, now: datetime) -> Outcome:
+        outcome = self._send(message, now)
+        forget = getattr(self._endpoints, "forget", None)
+        if outcome.status == 401 and forget is not None:
+            forget(message.connection_id)  # the secret may have been rotated since we cached it
+            outcome = self._send(message, now)
+        return outcome
+
+    def _send(self, message: Message, now: datetime) -> Outcome:
         request = wire.webhook_request(message)
         body = _body(request)
         try:

@@ -327,3 +327,25 @@ def test_option_b_refreshes_an_expired_token_once_and_delivers(acme):
     assert token_requests() == before + 1, "the token was refreshed exactly once"
     assert any(e["status"] == 401 for e in acme.agentbuddy.inbound()), "AgentBuddy did refuse the old token"
     assert outbox.counts(acme.db, ORG)["delivered"] >= 2 and outbox.counts(acme.db, ORG)["dead"] == 0
+
+
+def test_a_wrong_webhook_secret_dead_letters_and_replay_after_reconnecting_delivers(acme):
+    from integration.crypto import SecretBox
+
+    box = SecretBox(acme.config.require_token_key())
+    with acme.db.transaction(readonly=True) as tx:
+        good = tx.fetchval("SELECT webhook_secret_enc FROM connections WHERE organization_id = ?", (ORG,))
+    with acme.db.transaction() as tx:
+        tx.execute("UPDATE connections SET webhook_secret_enc = ? WHERE organization_id = ?",
+                   (box.encrypt("whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="), ORG))
+    acme.engage(acme.contacts[:1], kinds=("delivered",))
+    worker = acme.worker("w1")
+    acme.deliver_until_done([worker], max_steps=1)
+    dead = outbox.dead_letters(acme.db, ORG)
+    assert dead and {d["last_status"] for d in dead} == {401}, "a signature AgentBuddy rejects is not retried"
+
+    with acme.db.transaction() as tx:  # reconnecting stores the right secret again
+        tx.execute("UPDATE connections SET webhook_secret_enc = ? WHERE organization_id = ?", (good, ORG))
+    outbox.replay(acme.db, acme.clock.now())
+    acme.deliver_until_done([worker], max_steps=1)
+    assert_agentbuddy_has_everything_exactly_once(acme)
