@@ -271,6 +271,16 @@ def _delivery_options(workers: int) -> Any:
     return ServiceOptions(workers=workers)
 
 
+def _stop_on_sigterm() -> None:
+    """`kill` (SIGTERM) stops like Ctrl-C: in-flight deliveries settle, leases are not left behind."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 @click.command("deliver")
 @common_options
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Parallel workers.")
@@ -298,6 +308,7 @@ def deliver(config: IntegrationConfig, db: Database, organization_id: str, worke
         return
     options = _delivery_options(workers)
     options.sync = options.rescore = False
+    _stop_on_sigterm()
     service = Service(db, config, clock, options=options).start()
     click.echo(f"delivering with {workers} worker(s) in {config.delivery_mode} mode; Ctrl-C to stop", err=True)
     try:
@@ -406,6 +417,7 @@ def ingest_server(config: IntegrationConfig, db: Database, organization_id: str,
     service = Service(db, config, clock, options=options, doorbell=doorbell).start() if workers or not no_background \
         else None
     server = make_server(host, port, app, threaded=True)
+    _stop_on_sigterm()
     click.echo(f"Broadcast listening on http://{host}:{server.server_port} (Ctrl-C to stop)", err=True)
     try:
         server.serve_forever()
