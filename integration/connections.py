@@ -22,7 +22,7 @@ from . import oauth_client
 from .client import AgentBuddyClient, retrying_session
 from .clock import Clock, SystemClock
 from .config import IntegrationConfig
-from .crypto import SecretBox
+from .crypto import SecretBox, SecretsError  # noqa: F401 - SecretsError is part of this API
 from .db import Database, Tx, format_ts, parse_ts
 
 ACTIVE = "active"

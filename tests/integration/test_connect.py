@@ -164,3 +164,26 @@ def test_disconnect_revokes_both_tokens_and_keeps_the_data(synced_world: Connect
     assert org.rows("contacts")
     with pytest.raises(NotConnected, match="disconnected"):
         org.sync()
+
+
+def test_old_secrets_stay_readable_after_a_key_rotation(connected_org: ConnectedOrg):
+    from cryptography.fernet import Fernet
+
+    org = connected_org
+    rotated = org.config.replace(token_key=f"{Fernet.generate_key().decode()},{org.config.token_key}")
+    assert connections.webhook_secret(org.db, rotated, "org_a").startswith("whsec_")
+    wrong = org.config.replace(token_key=Fernet.generate_key().decode())
+    with pytest.raises(connections.SecretsError, match="AB_HARNESS_TOKEN_KEY"):
+        connections.webhook_secret(org.db, wrong, "org_a")
+
+
+def test_cli_browser_flow_receives_the_redirect_on_a_loopback_port(database, config, fake_agentbuddy, monkeypatch):
+    """The user's browser is played by requests: AgentBuddy redirects to our one-shot server."""
+    from integration import cli
+
+    def browser(url: str) -> None:
+        requests.get(f"{url}&login_hint={fake_agentbuddy.agent_email()}", timeout=10)
+
+    monkeypatch.setattr(cli.webbrowser, "open", browser)
+    connection = cli._browser_connect(database, config, "org_cli", open_browser=True, timeout=30)
+    assert connection.status == "active" and connection.account_id == fake_agentbuddy.account_id()

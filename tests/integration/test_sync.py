@@ -207,3 +207,14 @@ def test_email_status_only_escalates_unless_a_person_resubscribes(synced_world: 
     assert org.row("contacts", cid)["email_status"] == "complained"
     assert local_edits.record_email_status(org.db, "org_a", cid, "subscribed", now, force=True)
     assert org.row("contacts", cid)["email_status"] == "subscribed"
+
+
+def test_a_mapping_that_names_a_private_field_is_refused():
+    import pytest
+
+    from integration.mapping import CONTACTS, EntityMapping, Field, MappingError, private_fields
+
+    assert "notes" in private_fields("Contact")  # read from the contract's x-private flags
+    leaky = EntityMapping("contacts", "Contact", CONTACTS.fields + (Field("notes", "notes", "text"),))
+    with pytest.raises(MappingError, match="private"):
+        leaky.check_private()
