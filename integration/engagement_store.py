@@ -46,6 +46,7 @@ def load_activities(tx: Tx, org: str, ids: Sequence[str], now: datetime, *, lock
     With `lock`, rows are created if missing and locked (`FOR UPDATE` on PostgreSQL) so two
     concurrent ingests for one contact serialise instead of losing an update.
     """
+    ids = sorted(ids)  # one lock order for every transaction: concurrent batches cannot deadlock
     if lock:
         empty = to_json(ContactActivity().to_dict())
         tx.executemany(

@@ -210,3 +210,28 @@ def test_without_a_configured_provider_secret_webhooks_are_refused_not_trusted(b
     broadcast.config = broadcast.config.replace(resend_webhook_secret=None)
     response = resend.post(broadcast.app().test_client(), resend.payload("email.opened", "re_x"))
     assert response.status_code == 503 and response.get_json()["code"] == "service_unavailable"
+
+
+def test_concurrent_webhooks_for_one_contact_lose_no_update(broadcast):
+    import threading
+
+    from integration.engagement import EngagementEvent, natural_event_id
+
+    emails = [broadcast.send("ab_contact_maria") for _ in range(8)]
+    start = broadcast.clock.now()
+
+    def deliver(part: list[str]) -> None:
+        for email_id in part:
+            events = [EngagementEvent(event_id=natural_event_id(email_id, kind, start), event_type=kind,
+                                      occurred_at=start, email_id=email_id) for kind in ("sent", "delivered")]
+            ingest.ingest_events(broadcast.db, broadcast.org, events, broadcast.clock)
+
+    threads = [threading.Thread(target=deliver, args=(emails[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with broadcast.db.transaction(readonly=True) as tx:
+        sent = tx.fetchval("SELECT total_emails_sent FROM contact_metrics WHERE organization_id = ? AND contact_id = ?",
+                           (broadcast.org, "ab_contact_maria"))
+    assert sent == 8
