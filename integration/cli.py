@@ -285,8 +285,8 @@ def _stop_on_sigterm() -> None:
 @common_options
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Parallel workers.")
 @click.option("--drain", is_flag=True, help="Deliver what is due now, then exit (default: keep running).")
-@click.option("--mode", type=click.Choice(["webhooks", "api"]), default=None,
-              help="Option A signed webhooks (default) or Option B push API (AB_HARNESS_DELIVERY_MODE).")
+@click.option("--mode", type=click.Choice(["webhooks", "api"]), default=None, envvar="AB_HARNESS_DELIVERY_MODE",
+              help="Option A signed webhooks (default) or Option B push API (env AB_HARNESS_DELIVERY_MODE).")
 def deliver(config: IntegrationConfig, db: Database, organization_id: str, workers: int, drain: bool,
             mode: str | None) -> None:
     """Deliver queued engagement (events, scores, batches) to AgentBuddy."""
@@ -398,9 +398,13 @@ def rescore_command(config: IntegrationConfig, db: Database, organization_id: st
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 64),
               help="Delivery workers run alongside (0: only receive).")
 @click.option("--no-background", is_flag=True, help="Do not run the re-score and sync schedule.")
+@click.option("--mode", type=click.Choice(["webhooks", "api"]), default=None, envvar="AB_HARNESS_DELIVERY_MODE",
+              help="Option A signed webhooks (default) or Option B push API (env AB_HARNESS_DELIVERY_MODE).")
 def ingest_server(config: IntegrationConfig, db: Database, organization_id: str, host: str, port: int,
-                  workers: int, no_background: bool) -> None:
+                  workers: int, no_background: bool, mode: str | None) -> None:
     """Serve Broadcast's webhooks (Resend at /providers/resend/webhook, AgentBuddy notifications)."""
+    if mode:
+        config = config.replace(delivery_mode=mode)
     from werkzeug.serving import make_server
 
     from .outbox import Doorbell
