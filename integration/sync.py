@@ -63,6 +63,7 @@ class EntitySummary:
     released: int = 0  # left quarantine because they validate now
     pages: int = 0
     records: int = 0
+    seconds: float = 0.0
     resumed: bool = False
     skipped: str | None = None  # why the stream was not synced (e.g. scope not granted)
 
@@ -81,7 +82,8 @@ class SyncSummary:
     def totals(self) -> EntitySummary:
         total = EntitySummary()
         for summary in self.entities.values():
-            for name in ("created", "updated", "deleted", "unchanged", "quarantined", "released", "pages", "records"):
+            for name in ("created", "updated", "deleted", "unchanged", "quarantined", "released", "pages", "records",
+                         "seconds"):
                 setattr(total, name, getattr(total, name) + getattr(summary, name))
         return total
 
@@ -163,7 +165,11 @@ class _Run:
                 if connection.scopes and stream.scope not in connection.scopes:
                     entity.skipped = f"scope {stream.scope} not granted"
                     continue
-                self._sync_stream(stream, full, entity)
+                started_stream = time.perf_counter()
+                try:
+                    self._sync_stream(stream, full, entity)
+                finally:
+                    entity.seconds = round(time.perf_counter() - started_stream, 3)
         except BaseException as exc:
             error = exc
             raise

@@ -86,3 +86,14 @@ def test_a_persistent_outage_fails_the_run_and_the_next_run_resumes(connected_or
     assert summary.entities["properties"].resumed
     assert _ids(org) == _expected(org)
     assert connections.get_connection(org.db, "org_a").status == "active"  # an outage is not an auth problem
+
+
+def test_the_wait_asked_for_by_retry_after_is_the_wait_taken(connected_org: ConnectedOrg, monkeypatch):
+    import urllib3.util.retry
+
+    waits: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", waits.append)  # record instead of sleeping
+    _faults(connected_org, {"kind": "rate_limit", "operations": ["listOffices"], "count": 1, "retry_after": 7})
+    _summary, stats = _sync_with_client(connected_org)
+    assert stats.retries_by_status.get(429) == 1
+    assert 7 in waits
