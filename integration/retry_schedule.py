@@ -5,9 +5,13 @@ immediately, then retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h — 
 spread over about a day and a half, long enough to ride out an AgentBuddy outage without
 hammering it while it recovers.
 
-Each retry waits a "full jitter" delay, uniform in ``[0, step]`` (AWS Architecture Blog,
-"Exponential Backoff And Jitter"): many messages that failed together (a 5xx burst) spread
-out instead of coming back as one thundering herd. The jitter is derived from
+Each retry waits its step times a factor uniform in ``[1 - JITTER, 1 + JITTER]`` (±20 %):
+messages that failed together (a 5xx burst) spread out instead of coming back as one
+thundering herd, yet every wait is at least 0.8x its step. "Full jitter" (uniform in
+``[0, step]``) was used before and was wrong for an outbox: the eight waits could all come out
+short and spend the whole budget in a few hours, dead-lettering messages during a six-hour
+outage that Svix's ~27.5 h schedule exists to ride out. With bounded jitter the total span of
+the retries is never below 0.8 x 27.5 h = 22 h. The factor is derived from
 ``(seed, message id, attempt)``, not from a shared random generator, so a run is reproducible
 no matter which worker thread retries which message first.
 
@@ -34,15 +38,18 @@ SVIX_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=10),
 )
 MAX_RETRY_AFTER = timedelta(hours=1)
+JITTER = 0.2  # each wait is step x (1 +/- JITTER)
 
 
 @dataclass(frozen=True)
 class RetrySchedule:
-    """``steps[n]`` is the upper bound of the wait before attempt ``n + 1`` (attempt 1 = index 0)."""
+    """``steps[n]`` is the nominal wait before attempt ``n + 1`` (attempt 1 = index 0); the
+    actual wait is ``steps[n] x (1 ± jitter_fraction)``."""
 
     steps: tuple[timedelta, ...] = SVIX_SCHEDULE
     seed: int = 0
     jitter: bool = True
+    jitter_fraction: float = JITTER
     max_retry_after: timedelta = field(default=MAX_RETRY_AFTER)
 
     @property
@@ -69,8 +76,13 @@ class RetrySchedule:
         if step <= timedelta(0):
             return timedelta(0)
         digest = hashlib.sha256(f"{self.seed}:{message_id}:{attempt}".encode()).digest()
-        fraction = random.Random(digest).random()
-        return timedelta(seconds=step.total_seconds() * fraction)
+        factor = 1 + self.jitter_fraction * (2 * random.Random(digest).random() - 1)
+        return timedelta(seconds=step.total_seconds() * factor)
+
+    def minimum_span(self) -> timedelta:
+        """The shortest time from the first failure to giving up (every wait at its lowest)."""
+        low = 1 - self.jitter_fraction if self.jitter else 1
+        return sum((step * low for step in self.steps[1:]), timedelta(0))
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
