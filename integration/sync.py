@@ -39,6 +39,8 @@ from .mapping import map_record, public_payload
 from .streams import Stream, select
 
 LEASE = timedelta(minutes=10)
+# AgentBuddy keeps tombstones 90 days; older than this since the last success, sweep everything.
+TOMBSTONE_HORIZON = timedelta(days=85)
 ANALYZE_AFTER = 10_000  # rows created by one run before PostgreSQL statistics are refreshed
 T = TypeVar("T")
 MAX_EXTRA_PASSES = 3
@@ -204,7 +206,7 @@ class _Run:
                 self._restart_from_hwm(stream)
                 since, cursor, _ = self._begin(stream, False)
                 self._sweep(stream, since, cursor, entity)
-            again = self._finish(stream)
+            again = self._finish(stream, entity)
             if self.db.dialect == "postgresql" and entity.created > ANALYZE_AFTER:
                 with self.db.transaction() as tx:  # fresh statistics for the queries that follow
                     tx.execute(f"ANALYZE {stream.table}")
@@ -224,7 +226,7 @@ class _Run:
         for number, page in enumerate(pages, start=1):
             if self.fault:
                 self.fault(stream.name, number, "fetched")
-            self._apply_page(stream, page.data, page.next_cursor, entity)
+            self._apply_page(stream, page.data, page.next_cursor, entity, touch=since is None)
             entity.pages += 1
             done += len(page.data)
             if self.fault:
@@ -232,7 +234,9 @@ class _Run:
             if self.progress:
                 self.progress(stream.name, done, page.total)
 
-    def _apply_page(self, stream: Stream, records: list[Any], next_cursor: str | None, entity: EntitySummary) -> None:
+    def _apply_page(self, stream: Stream, records: list[Any], next_cursor: str | None, entity: EntitySummary,
+                    touch: bool = False) -> None:
+        """`touch`: in a full sweep, stamp `synced_at` on rows seen unchanged too (see `_finish`)."""
         now = format_ts(self.clock.now())
         latest: dict[str, tuple[dict[str, Any], Any]] = {}
         bad: dict[str, tuple[tuple[dict[str, str], ...], Any]] = {}
@@ -259,14 +263,17 @@ class _Run:
         with self.db.transaction() as tx:
             existing = self._existing(tx, stream, list(latest))
             writes = []
+            seen_unchanged = list(bad)
             for record_id, (row, _record) in latest.items():
                 old = existing.get(record_id)
                 if old is not None and old["ab_updated_at"] > row["ab_updated_at"]:
                     entity.unchanged += 1  # an older version than what we hold: ignore
+                    seen_unchanged.append(record_id)
                     continue
                 merged = stream.merge(old, row)
                 if old is not None and all(old[c] == merged[c] for c in stream.columns):
                     entity.unchanged += 1
+                    seen_unchanged.append(record_id)
                     continue
                 if merged["deleted_at"] is not None and (old is None or old["deleted_at"] is None):
                     entity.deleted += 1
@@ -279,6 +286,12 @@ class _Run:
                 writes.append(merged)
             if writes:
                 _upsert(tx, stream, writes)
+            if touch and seen_unchanged:
+                tx.execute(
+                    f"UPDATE {stream.table} SET synced_at = ? WHERE organization_id = ?"
+                    f" AND id IN ({placeholders(len(seen_unchanged))})",
+                    (now, self.org, *seen_unchanged),
+                )
             if latest:
                 entity.released += tx.execute(
                     f"DELETE FROM quarantine WHERE organization_id = ? AND entity = ?"
@@ -338,6 +351,9 @@ class _Run:
                 return row["run_since"], row["run_cursor"], True
             hwm = row["hwm_updated_at"] if row else None
             since = None
+            last_success = row["last_success_at"] if row else None
+            if last_success and parse_ts(last_success) < now - TOMBSTONE_HORIZON:
+                full = True  # deletions older than AgentBuddy's tombstone retention may be gone
             if not full and hwm is not None:
                 since = format_ts(parse_ts(hwm) - timedelta(seconds=self.config.sync_overlap_seconds))
             tx.execute(
@@ -380,14 +396,25 @@ class _Run:
                 (since, self.org, stream.name),
             )
 
-    def _finish(self, stream: Stream) -> bool:
-        """Close the run: its high-water mark becomes the stream's. True if another pass is wanted."""
+    def _finish(self, stream: Stream, entity: EntitySummary) -> bool:
+        """Close the run: its high-water mark becomes the stream's. True if another pass is wanted.
+
+        After a complete full sweep, a stored row the sweep did not see (its `synced_at` is older
+        than the sweep's start) no longer exists at AgentBuddy, not even as a tombstone (they are
+        purged after 90 days): it is soft-deleted here.
+        """
         now = self.clock.now()
         with self.db.transaction() as tx:
             row = tx.fetchone(
                 "SELECT * FROM sync_state WHERE organization_id = ? AND entity = ?" + self.lock_clause,
                 (self.org, stream.name),
             )
+            if row["run_id"] and row["run_since"] is None and row["run_started_at"]:
+                entity.deleted += tx.execute(
+                    f"UPDATE {stream.table} SET deleted_at = ?, synced_at = ? WHERE organization_id = ?"
+                    " AND deleted_at IS NULL AND synced_at < ?",
+                    (now, now, self.org, format_ts(parse_ts(row["run_started_at"]))),
+                )
             tx.execute(
                 "UPDATE sync_state SET hwm_updated_at = ?, hwm_id = ?, run_id = NULL, run_since = NULL,"
                 " run_cursor = NULL, run_hwm_updated_at = NULL, run_hwm_id = NULL, run_started_at = NULL,"

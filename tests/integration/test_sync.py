@@ -218,3 +218,37 @@ def test_a_mapping_that_names_a_private_field_is_refused():
     leaky = EntityMapping("contacts", "Contact", CONTACTS.fields + (Field("notes", "notes", "text"),))
     with pytest.raises(MappingError, match="private"):
         leaky.check_private()
+
+
+def _plant_phantom(org: ConnectedOrg, contact_id: str = "ab_contact_99999") -> str:
+    """A contact we hold that AgentBuddy purged long ago (no tombstone left to tell us)."""
+    with org.db.transaction() as tx:
+        tx.execute("INSERT INTO contacts (organization_id, id, email, first_name, last_name, ab_updated_at, synced_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   ("org_a", contact_id, "gone@example.com", "Gone", "Away", "2020-01-01T00:00:00.000000Z",
+                    org.clock.now()))
+    return contact_id
+
+
+def test_a_full_sync_soft_deletes_what_agentbuddy_no_longer_has(synced_world: ConnectedOrg):
+    org = synced_world
+    phantom = _plant_phantom(org)
+    advance_both(org, 60)
+    assert org.sync().entities["contacts"].deleted == 0  # incremental: cannot know
+    advance_both(org, 60)
+    summary = org.sync(full=True)
+    assert summary.entities["contacts"].deleted == 1
+    assert org.row("contacts", phantom)["deleted_at"] is not None
+    live_theirs = {r["id"] for r in org.fake.records("contacts", include_deleted=False)}
+    live_ours = {r["id"] for r in org.rows("contacts") if r["deleted_at"] is None}
+    assert live_ours == live_theirs
+
+
+def test_after_a_long_pause_the_next_sync_sweeps_everything(synced_world: ConnectedOrg):
+    org = synced_world
+    phantom = _plant_phantom(org)
+    advance_both(org, 86 * 24 * 3600)  # longer than AgentBuddy keeps tombstones (and our refresh token)
+    connect(org.db, org.config, org.clock, org.fake)  # the agent reconnects
+    summary = org.sync()
+    assert summary.entities["contacts"].deleted == 1
+    assert org.row("contacts", phantom)["deleted_at"] is not None
