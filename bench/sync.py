@@ -86,6 +86,7 @@ def _measure(db: Database, url: str, label: str) -> dict[str, Any]:
     http_seconds = client.stats.seconds
     client.close()
     again = sync_engine.sync(db, config, "org_bench")
+    full_again = sync_engine.sync(db, config, "org_bench", full=True)
     totals = initial.totals
     with db.transaction(readonly=True) as tx:
         stored = tx.fetchval("SELECT count(*) AS n FROM contacts WHERE organization_id = 'org_bench'")
@@ -102,6 +103,7 @@ def _measure(db: Database, url: str, label: str) -> dict[str, Any]:
         "http_seconds": round(http_seconds, 2),
         "pages": totals.pages,
         "incremental_no_change_seconds": again.seconds,
+        "full_resync_no_change_seconds": full_again.seconds,
     }
     print(json.dumps(figures))
     return figures

@@ -287,11 +287,18 @@ class _Run:
             if writes:
                 _upsert(tx, stream, writes)
             if touch and seen_unchanged:
-                tx.execute(
-                    f"UPDATE {stream.table} SET synced_at = ? WHERE organization_id = ?"
-                    f" AND id IN ({placeholders(len(seen_unchanged))})",
-                    (now, self.org, *seen_unchanged),
-                )
+                if tx.dialect == "postgresql":  # primary-key join, as in _existing
+                    tx.execute(
+                        f"UPDATE {stream.table} t SET synced_at = ? FROM unnest(?::text[]) AS k(id)"
+                        " WHERE t.organization_id = ? AND t.id = k.id",
+                        (now, seen_unchanged, self.org),
+                    )
+                else:
+                    tx.execute(
+                        f"UPDATE {stream.table} SET synced_at = ? WHERE organization_id = ?"
+                        f" AND id IN ({placeholders(len(seen_unchanged))})",
+                        (now, self.org, *seen_unchanged),
+                    )
             if latest:
                 entity.released += tx.execute(
                     f"DELETE FROM quarantine WHERE organization_id = ? AND entity = ?"
