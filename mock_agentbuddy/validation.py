@@ -7,6 +7,11 @@ not allow becomes a loud 500 instead of silently teaching clients a wrong shape.
 Order of checks: body size (413), content type (415) and JSON syntax (400) before anything
 else, in `before_request`; parameters and body schema inside the view, after authentication
 (401/403 first), through `validated`.
+
+Speed: openapi-core checks the request as a whole (path, method, parameters, headers, content
+type, body) in validation mode, never unmarshalling; its schema validators are built once per
+schema location with a compiled fast path for conforming values (`compiled_schemas`), so a
+500-update batch or a 500-record page costs milliseconds, and errors read exactly as before.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from openapi_core.validation.request.exceptions import (
 
 import contract
 
+from .compiled_schemas import CompiledSchemaValidators
 from .problems import problem
 
 log = logging.getLogger("mock_agentbuddy.validation")
@@ -80,6 +86,7 @@ def _load(path: str, mtime: float) -> tuple[OpenAPI, dict[tuple[str, str], Opera
                 operation.get("operationId", f"{method} {template}"), method.upper(), template, queries,
                 "requestBody" in operation)
     config = Config(
+        schema_validators_factory=CompiledSchemaValidators(spec),
         extra_media_type_deserializers={"application/problem+json": _json_bytes},
         extra_format_validators={"uri-reference": _is_uri_reference},
         extra_format_unmarshallers={"uri-reference": str},
@@ -139,10 +146,11 @@ class ContractValidator:
 
     def request_errors(self, flask_request) -> tuple[int, list[dict]]:
         """(status, field errors) for a request; status 0 when it conforms."""
-        result = self.openapi.unmarshal_request(_PathRequest(flask_request))
+        # Validation only: the views read the JSON themselves, and unmarshalling re-validated
+        # every sub-object (x20 the cost of validating the body once).
         fields_400: list[dict] = []
         fields_422: list[dict] = []
-        for error in result.errors:
+        for error in self.openapi.iter_request_errors(_PathRequest(flask_request)):
             if isinstance(error, SecurityValidationError):
                 continue
             if isinstance(error, PathError):
@@ -162,9 +170,8 @@ class ContractValidator:
         return 0, []
 
     def response_errors(self, flask_request, response) -> list[dict]:
-        result = self.openapi.unmarshal_response(_PathRequest(flask_request), FlaskOpenAPIResponse(response))
         fields = []
-        for error in result.errors:
+        for error in self.openapi.iter_response_errors(_PathRequest(flask_request), FlaskOpenAPIResponse(response)):
             fields.extend(_schema_fields(error, prefix="response", fallback=str(error), pointer=True))
         return fields
 
