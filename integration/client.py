@@ -188,7 +188,8 @@ class AgentBuddyClient:
                     raise error_from_response(response)
                 return response.json()
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
-                    requests.exceptions.ConnectionError, requests.exceptions.Timeout, ValueError) as exc:
+                    requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.JSONDecodeError) as exc:
                 # Read failures after urllib3's turn: a truncated or garbled body, a reset mid-read.
                 if _retries_exhausted(exc):
                     raise Unavailable(None, "unreachable", f"GET {path} failed after retries: {exc}") from exc
