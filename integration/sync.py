@@ -14,7 +14,8 @@ One generic loop runs every stream (`streams.STREAMS`) in referential order:
   as a clean run.
 * Records that fail validation go to `quarantine` with their reasons (private fields
   stripped) and the run continues; a quarantined record that later validates leaves it.
-* Tombstones soft-delete (`deleted_at`); nothing is ever hard-deleted by a sync.
+* Tombstones soft-delete (`deleted_at`); nothing is ever hard-deleted by a sync. A complete
+  full sweep also soft-deletes stored rows it did not see (their tombstones were purged).
 * One sync per organization at a time, across processes (a lease renewed at every page). A
   change notification arriving meanwhile sets `requested_at`, and the running sync makes one
   more pass of that stream before it finishes.

@@ -166,3 +166,17 @@ def test_one_failing_organization_does_not_stop_the_others(connected_org: Connec
     results = Scheduler(org_a.db, org_a.config, clock=org_a.clock, sync=flaky_sync).tick()
     assert calls == ["org_a", "org_b"]
     assert [(r.organization_id, r.ok) for r in results] == [("org_a", False), ("org_b", True)]
+
+
+def test_the_scheduler_loop_ticks_until_stopped(connected_org: ConnectedOrg):
+    stop = threading.Event()
+    ticks: list[list] = []
+
+    def on_tick(results) -> None:
+        ticks.append(results)
+        stop.set()
+
+    Scheduler(connected_org.db, connected_org.config, clock=connected_org.clock).run(stop, poll_seconds=0.01,
+                                                                                    on_tick=on_tick)
+    assert [[r.organization_id for r in tick] for tick in ticks] == [["org_a"]]
+    assert connected_org.rows("contacts")
