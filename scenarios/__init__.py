@@ -11,10 +11,16 @@ from typing import Any, Iterable
 
 
 def replay_library(names: Iterable[str] | None = None, *, console=None, agentbuddy_url: str | None = None,
-                   seed: int | None = None) -> list[dict[str, Any]]:
-    """Replay the named library scenarios (all of them by default) and return their JSON results."""
+                   seed: int | None = None, jobs: int | None = None, progress=None,
+                   on_result=None) -> list[dict[str, Any]]:
+    """Replay the named library scenarios (all of them by default) and return their JSON results.
+
+    Replays run side by side in `jobs` processes (see `parallel.replay_many`); `progress(name,
+    day, days)` hears each simulated day end, `on_result(result)` each replay as it finishes.
+    With a `console` and no `on_result`, each result's table is printed as it arrives.
+    """
     from .loader import library_paths, load
-    from .replay import replay
+    from .parallel import replay_many
     from .views import print_result
 
     paths = library_paths()
@@ -25,13 +31,10 @@ def replay_library(names: Iterable[str] | None = None, *, console=None, agentbud
         if missing:
             raise KeyError(f"no library scenario named {', '.join(missing)}; have {', '.join(sorted(by_name))}")
         paths = [by_name[n] for n in wanted]
-    results = []
-    for path in paths:
-        result = replay(load(path), agentbuddy_url=agentbuddy_url, seed=seed, console=console)
-        if console is not None:
-            print_result(result, console)
-        results.append(result)
-    return results
+    if on_result is None and console is not None:
+        on_result = lambda result: print_result(result, console)  # noqa: E731
+    return replay_many([load(p) for p in paths], seed=seed, jobs=jobs, agentbuddy_url=agentbuddy_url,
+                       progress=progress, on_result=on_result)
 
 
 def demo_story(result_or_name: dict[str, Any] | str, contact_id: str | None = None, *, console=None) -> dict[str, Any]:

@@ -82,7 +82,9 @@ def evaluate(contacts: int, seed: int, days: int, as_json: bool) -> None:
 @click.option("--seed", type=int, default=None, help="Override every scenario's seed.")
 @click.option("--check", is_flag=True, help="Only validate the scenario files.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or tables; just the verdicts.")
-def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, quiet) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Replays side by side (processes); default: up to 2, one with --agentbuddy-url.")
+def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, quiet, jobs) -> None:
     """Play scenario files through the real integration and the fake AgentBuddy on a simulated clock.
 
     PATH may be a file or the name of a library scenario (e.g. `maria`). Exits 1 when any
@@ -112,17 +114,18 @@ def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, 
         console.print(f"{len(scenarios)} scenario file(s) valid")
         return
 
-    from . import replay as rp
+    from .parallel import replay_many
+    from .progress import day_progress
     from .views import print_failure, print_result
 
-    results = []
-    for scenario in scenarios:
-        result = rp.replay(scenario, agentbuddy_url=agentbuddy_url, seed=seed,
-                           console=None if quiet else console)
-        results.append(result)
+    def show(result: dict) -> None:
         print_result(result, console, quiet=quiet)
         if not result["passed"]:
             print_failure(result, console)
+
+    with day_progress(console, scenarios, enabled=not quiet) as progress:
+        results = replay_many(scenarios, seed=seed, jobs=jobs, agentbuddy_url=agentbuddy_url,
+                              progress=progress.advance, on_result=show)
     if json_file:
         document = results[0] if len(results) == 1 else {"results": results}
         json_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
