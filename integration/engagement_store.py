@@ -10,11 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from integration.db import Tx, from_json, parse_ts, placeholders, to_json
+from integration.db import Tx, format_ts, from_json, parse_ts, placeholders, to_json
 from integration.engagement import AccountBaseline, ContactActivity, EngagementMetrics
 
 SCORE_FIELDS = ("propensity_score", "propensity_category", "seller_likelihood", "buyer_activity_score",
                 "recommended_action")
+#: The 5.2 fields AgentBuddy displays; a change in any of them is news.
+METRIC_FIELDS = ("total_emails_sent", "total_opens", "total_clicks", "open_rate", "click_rate",
+                 "last_email_sent_at", "last_opened_at", "last_clicked_at", "engagement_trend")
+#: email_status values after which nothing more is pushed about a contact (AgentBuddy was told once).
+SUPPRESSED = frozenset({"unsubscribed", "complained", "bounced"})
 _CHUNK = 500
 
 
@@ -94,9 +99,20 @@ def save_baseline(tx: Tx, org: str, baseline: AccountBaseline, now: datetime) ->
     )
 
 
+def is_suppressed(email_status: str | None) -> bool:
+    """Unsubscribed, complained or hard-bounced: the email channel is closed for good.
+
+    Once AgentBuddy has the event and the score that says so ("Call instead - ..."), nothing
+    more is pushed: the only thing that could still move the numbers is time decaying a channel
+    that no longer exists, which would tell the agent "cold" where the truth is "call instead".
+    """
+    return email_status in SUPPRESSED
+
+
 def current_scores(tx: Tx, org: str, ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Stored 5.3 rows by contact (all of the organization's when `ids` is None)."""
-    columns = "contact_id, " + ", ".join(SCORE_FIELDS)
+    """Stored 5.3 rows by contact (all of the organization's when `ids` is None);
+    `contributing_factors` stays canonical JSON text (compared, not decoded)."""
+    columns = "contact_id, " + ", ".join(SCORE_FIELDS) + ", contributing_factors"
     if ids is None:
         return {r["contact_id"]: r for r in tx.fetchall(f"SELECT {columns} FROM contact_scores WHERE organization_id = ?", (org,))}
     out: dict[str, dict[str, Any]] = {}
@@ -110,10 +126,38 @@ def current_scores(tx: Tx, org: str, ids: Sequence[str] | None = None) -> dict[s
 
 
 def score_changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    """A score is news when anything AgentBuddy shows changed (not merely its timestamp)."""
+    """A score is news when anything AgentBuddy shows changed (not merely its timestamp):
+    the numbers, the category, the action, and the contributing factors — a contact whose
+    score stays 0 while its factors go from "trend: decreasing" to "trend: inactive" must
+    not leave AgentBuddy showing the old sentence."""
     if old is None:
         return True
-    return any(old.get(name) != new.get(name) for name in SCORE_FIELDS)
+    if any(old.get(name) != new.get(name) for name in SCORE_FIELDS):
+        return True
+    return old.get("contributing_factors") != to_json(new.get("contributing_factors") or [])
+
+
+def current_metrics(tx: Tx, org: str, ids: Sequence[str]) -> dict[str, tuple]:
+    """Stored 5.2 rows as tuples of `METRIC_FIELDS` (timestamps as stored text), by contact."""
+    columns = ", ".join(METRIC_FIELDS)
+    out: dict[str, tuple] = {}
+    for chunk in _chunks(ids):
+        for row in tx.fetchall(
+            f"SELECT contact_id, {columns} FROM contact_metrics WHERE organization_id = ?"
+            f" AND contact_id IN ({placeholders(len(chunk))})", (org, *chunk),
+        ):
+            out[row["contact_id"]] = tuple(row[name] for name in METRIC_FIELDS)
+    return out
+
+
+def metrics_key(m: EngagementMetrics) -> tuple:
+    """`m` in the shape `current_metrics` returns, so "changed?" is one tuple comparison."""
+    return (m.total_emails_sent, m.total_opens, m.total_clicks, m.open_rate, m.click_rate,
+            _ts(m.last_email_sent_at), _ts(m.last_opened_at), _ts(m.last_clicked_at), m.engagement_trend)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else format_ts(value)
 
 
 def write_scores(tx: Tx, org: str, payloads: Sequence[dict[str, Any]], reason: str) -> None:

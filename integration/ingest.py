@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from integration import engagement_store as store
@@ -28,17 +28,23 @@ from integration.campaigns import find_send
 from integration.clock import Clock
 from integration.db import Database, Tx, to_json
 from integration.engagement import (
-    AccountBaseline, ContactActivity, EngagementEvent, ProviderPayloadError, SignatureError, engagement_metrics,
-    parse_resend_event, prepare, score, unsubscribe_event, verify_resend_signature,
+    ContactActivity, EngagementEvent, ProviderPayloadError, SignatureError, engagement_metrics,
+    parse_resend_event, prepare, score_signals, signals, unsubscribe_event, verify_resend_signature,
 )
 from integration.engagement.activity import url_key
 from integration.engagement.machine import MACHINE_REASONS, classify_clicks, classify_opens
 from integration.outbox import Doorbell
+from integration.rescore import campaign_update
 
 PROVIDER = "resend"
 #: Statuses an event puts on the contact so campaigns.py never emails them again.
 STATUS_OF = {"unsubscribed": "unsubscribed", "complained": "complained"}
 STATUS_RANK = {"subscribed": 0, "bounced": 1, "unsubscribed": 2, "complained": 3}
+#: Events that can move a contact's 5.4 campaign rows (status delivered/opened/clicked/bounced).
+CAMPAIGN_EVENTS = frozenset({"sent", "delivered", "opened", "clicked", "bounced"})
+#: How long a contact's metrics update waits for more events of the same burst (spec 5.2 is
+#: "periodic"; events themselves go out at once, spec: within 60 s).
+METRICS_DEBOUNCE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class IngestSummary:
     machine: int = 0
     enqueued_events: int = 0
     propensity_changes: int = 0
+    metric_updates: int = 0
     status_changes: int = 0
     event_ids: list[str] = field(default_factory=list)
 
@@ -141,7 +148,7 @@ def record_unsubscribe(
 
 
 def _ring(doorbell: Doorbell | None, summary: IngestSummary) -> None:
-    if doorbell is not None and (summary.enqueued_events or summary.propensity_changes):
+    if doorbell is not None and (summary.enqueued_events or summary.propensity_changes or summary.metric_updates):
         doorbell.ring()
 
 
@@ -183,8 +190,8 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
     deliver = store.delivers_to_agentbuddy(tx, org)
     contacts = store.contact_rows(tx, org, list(by_contact))
     activities = store.load_activities(tx, org, list(by_contact), now, lock=True)
-    baseline = store.load_baseline(tx, org)
-    old_scores = store.current_scores(tx, org, list(by_contact))
+    was_suppressed = {cid for cid, row in contacts.items() if store.is_suppressed(row.get("email_status"))}
+    touched_campaigns: set[str] = set()  # contacts whose 5.4 rows may have moved
     outgoing: list[dict[str, Any]] = []
     flagged: list[tuple[int, str | None, str, str]] = []
     status_updates: list[tuple[str, datetime, str, str]] = []
@@ -201,6 +208,8 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
                 status_updates.append((new_status, now, org, contact_id))
                 contacts.setdefault(contact_id, {})["email_status"] = new_status
                 summary.status_changes += 1
+            if event.event_type in CAMPAIGN_EVENTS and not event.machine:
+                touched_campaigns.add(contact_id)
             if deliver and event.is_contract_event and event.campaign_id:
                 outgoing.append({"organization_id": org, "connection_id": org, "kind": "event",
                                  "contact_id": contact_id, "payload": wire_event(event)})
@@ -215,19 +224,51 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
         outbox.enqueue_many(tx, outgoing, now)
         summary.enqueued_events = len(outgoing)
     store.save_activities(tx, org, activities, now)
+    _rescore_and_queue(tx, org, activities, contacts, was_suppressed, touched_campaigns, deliver, summary, now)
+    return summary
+
+
+def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity], contacts: dict[str, dict],
+                       was_suppressed: set[str], touched_campaigns: set[str], deliver: bool,
+                       summary: IngestSummary, now: datetime) -> None:
+    """Fresh metrics and score for each touched contact; what changed goes to AgentBuddy.
+
+    A contact suppressed *before* this batch is not pushed again (its events still are): the
+    event that suppressed it already carried the last score AgentBuddy needs.
+    """
+    baseline = store.load_baseline(tx, org)
+    ids = list(activities)
+    old_scores = store.current_scores(tx, org, ids)
+    old_metrics = store.current_metrics(tx, org, ids)
     metrics_rows = []
+    changed_scores = []
     for contact_id, activity in activities.items():
-        metrics_rows.append((contact_id, engagement_metrics(activity, now)))
-        propensity = score(activity, (contacts.get(contact_id) or {}).get("contact_type"), baseline, now)
-        payload = propensity.to_contract(contact_id)
+        sig = signals(activity, now)
+        metrics = engagement_metrics(activity, now, trend=sig.trend)
+        metrics_rows.append((contact_id, metrics))
+        if contact_id in was_suppressed and contact_id in old_scores:
+            continue
+        contact_type = (contacts.get(contact_id) or {}).get("contact_type")
+        payload = score_signals(sig, contact_type, baseline, now, activity.email_status)[0].to_contract(contact_id)
         if store.score_changed(old_scores.get(contact_id), payload):
-            store.write_scores(tx, org, [payload], "event")
+            changed_scores.append(payload)
             summary.propensity_changes += 1
             if deliver:
                 outbox.enqueue_propensity(tx, organization_id=org, connection_id=org, contact_id=contact_id,
                                           payload=payload, now=now)
+        if contact_id in was_suppressed:
+            continue
+        metrics_news = old_metrics.get(contact_id) != store.metrics_key(metrics)
+        if deliver and (metrics_news or contact_id in touched_campaigns):
+            update: dict[str, Any] = {"engagement_metrics": metrics.to_contract()}
+            campaigns = campaign_update(activity)
+            if campaigns:
+                update["campaigns"] = campaigns
+            outbox.enqueue_update(tx, organization_id=org, connection_id=org, contact_id=contact_id, update=update,
+                                  now=now, delay=METRICS_DEBOUNCE)
+            summary.metric_updates += 1
+    store.write_scores(tx, org, changed_scores, "event")
     store.upsert_metrics(tx, org, metrics_rows, now)
-    return summary
 
 
 def _resolve(tx: Tx, org: str, event: EngagementEvent) -> EngagementEvent:

@@ -21,6 +21,7 @@ Coalescing keeps the queue honest under load:
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections import defaultdict
@@ -35,8 +36,58 @@ FOLDABLE = ("event", "propensity")  # a backlog of these travels as batch messag
 STATUSES = ("pending", "delivering", "delivered", "dead")
 
 
-def new_message_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
+#: uuid5 namespace of outbox message ids (fixed: the same inputs give the same ids in every run).
+ID_NAMESPACE = uuid.UUID("5b1c3c2e-8f0d-4d55-9c41-2b7a0f6c9e10")
+
+
+def message_id_for(organization_id: str, kind: str, *key: Any) -> str:
+    """A message id derived from what the message carries, not from a random generator.
+
+    `key` is the natural key of the content: the event id for an event; contact id, score time
+    and a content hash for a propensity or contact update; the member ids of a folded batch.
+    Same inputs, same ids — so a replay with the same seed gives the same retry jitter (which
+    derives from the id) and the same wire bytes; different content, a different id, so a later
+    update for the same contact is never mistaken for a duplicate by AgentBuddy's dedupe.
+    """
+    name = "\x1f".join([organization_id, kind, *(str(part) for part in key)])
+    return f"msg_{uuid.uuid5(ID_NAMESPACE, name).hex}"
+
+
+def content_hash(payload: Any) -> str:
+    text = payload if isinstance(payload, str) else to_json(payload)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _free_ids(tx: Tx, wanted: list[str]) -> list[str]:
+    """`wanted`, with any id already in the outbox (or repeated in `wanted`) given a numbered
+    suffix: the same content queued twice at the same instant (A, then B, then A again on a
+    frozen clock) is a second message, and stays deterministic."""
+    taken: set[str] = set()
+    unique = sorted(set(wanted))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        taken.update(r["id"] for r in tx.fetchall(
+            f"SELECT id FROM outbox WHERE id IN ({placeholders(len(chunk))})", tuple(chunk)))
+    if not taken and len(unique) == len(wanted):
+        return wanted
+    out = []
+    for base in wanted:
+        candidate, n = base, 0
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _natural_id(row: dict[str, Any], payload_text: str, now: datetime) -> str:
+    org, kind = row["organization_id"], row["kind"]
+    payload = row["payload"]
+    if kind == "event" and payload.get("event_id"):
+        return message_id_for(org, kind, payload["event_id"])
+    stamp = payload.get("score_updated_at") or format_ts(now)
+    return message_id_for(org, kind, row.get("contact_id") or "", stamp, content_hash(payload_text))
 
 
 @dataclass(frozen=True)
@@ -90,26 +141,27 @@ def enqueue(
     contact_id: str | None = None,
     message_id: str | None = None,
 ) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"outbox kind must be one of {KINDS}, not {kind!r}")
-    message_id = message_id or new_message_id()
-    tx.execute(
-        "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status,"
-        " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-        (message_id, organization_id, connection_id, kind, contact_id, to_json(payload), now, now),
-    )
-    return message_id
+    row = {"organization_id": organization_id, "connection_id": connection_id, "kind": kind,
+           "contact_id": contact_id, "payload": payload}
+    if message_id:
+        row["id"] = message_id
+    return enqueue_many(tx, [row], now)[0]
 
 
 def enqueue_many(tx: Tx, rows: Sequence[dict[str, Any]], now: datetime) -> list[str]:
-    """Bulk form of `enqueue` for the re-score (one executemany)."""
-    ids = [row.get("id") or new_message_id() for row in rows]
+    """Queue messages (one executemany). Ids come from content (`message_id_for`) unless a row
+    names its own `id`; a row's optional `due` delays its first attempt (a debounce)."""
+    for row in rows:
+        if row["kind"] not in KINDS:
+            raise ValueError(f"outbox kind must be one of {KINDS}, not {row['kind']!r}")
+    texts = [to_json(r["payload"]) for r in rows]
+    ids = _free_ids(tx, [r.get("id") or _natural_id(r, text, now) for r, text in zip(rows, texts)])
     tx.executemany(
         "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status,"
         " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
         [
-            (mid, r["organization_id"], r["connection_id"], r["kind"], r.get("contact_id"), to_json(r["payload"]), now, now)
-            for mid, r in zip(ids, rows)
+            (mid, r["organization_id"], r["connection_id"], r["kind"], r.get("contact_id"), text, r.get("due") or now, now)
+            for mid, r, text in zip(ids, rows, texts)
         ],
     )
     return ids
@@ -131,6 +183,43 @@ def enqueue_propensity(
         tx, organization_id=organization_id, connection_id=connection_id, kind="propensity",
         payload=payload, now=now, contact_id=contact_id,
     )
+
+
+def enqueue_update(
+    tx: Tx, *, organization_id: str, connection_id: str, contact_id: str, update: dict[str, Any], now: datetime,
+    delay: timedelta,
+) -> str:
+    """Queue a contact's 5.2 metrics / 5.4 campaigns as a one-contact `engagement.batch_update`.
+
+    The first attempt waits `delay` (a debounce): the sent/delivered/opened/clicked webhooks of
+    one email arrive seconds to minutes apart, and while the message is still waiting each new
+    state replaces its payload, so AgentBuddy gets one update per burst, not one per event.
+    Waiting updates of many contacts fall due together and are folded into full batches.
+    """
+    payload = {"updates": [{"contact_id": contact_id, **update}]}
+    pending = tx.fetchone(
+        "SELECT id FROM outbox WHERE organization_id = ? AND contact_id = ? AND kind = 'batch'"
+        " AND status = 'pending' AND attempts = 0 AND last_error IS NULL AND connection_id = ?"
+        " ORDER BY created_at DESC LIMIT 1",
+        (organization_id, contact_id, connection_id),
+    )
+    if pending is not None:
+        tx.execute("UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'", (to_json(payload), pending["id"]))
+        return pending["id"]
+    return enqueue_many(tx, [{"organization_id": organization_id, "connection_id": connection_id, "kind": "batch",
+                              "contact_id": contact_id, "payload": payload, "due": now + delay}], now)[0]
+
+
+def drop_superseded_updates(tx: Tx, organization_id: str, contact_ids: Iterable[str]) -> None:
+    """A re-score batch carrying a contact's metrics makes its waiting one-contact update redundant."""
+    ids = list(contact_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        tx.execute(
+            "DELETE FROM outbox WHERE organization_id = ? AND kind = 'batch' AND status = 'pending'"
+            f" AND attempts = 0 AND last_error IS NULL AND contact_id IN ({placeholders(len(chunk))})",
+            (organization_id, *chunk),
+        )
 
 
 def drop_superseded_propensity(tx: Tx, organization_id: str, contact_ids: Iterable[str]) -> None:
@@ -190,7 +279,8 @@ def _fold_backlog(rows: list[dict[str, Any]], policy: ClaimPolicy) -> tuple[list
     fresh: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         never_sent = row["attempts"] == 0 and row["last_error"] is None
-        if row["kind"] in FOLDABLE and never_sent and row["status"] == "pending":
+        foldable = row["kind"] in FOLDABLE or (row["kind"] == "batch" and row["contact_id"] is not None)
+        if foldable and never_sent and row["status"] == "pending":
             fresh[row["connection_id"]].append(row)
     folded: set[str] = set()
     batches: list[list[dict]] = []
@@ -210,7 +300,7 @@ def _merge_into_batch(tx: Tx, members: list[dict], worker_id: str, now: datetime
     # Idempotency-Key reused with a different body is an error).
     stored = to_json(batch_of([(row["kind"], from_json(row["payload"])) for row in members]))
     payload = from_json(stored)
-    batch_id = new_message_id()
+    batch_id = message_id_for(first["organization_id"], "batch", "folded", *(row["id"] for row in members))
     tx.execute(
         "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status, attempts,"
         " next_attempt_at, created_at, lease_owner, lease_expires_at)"
@@ -232,13 +322,14 @@ def batch_of(messages: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     list) and its latest propensity fields, in the order the messages were queued."""
     updates: dict[str, dict[str, Any]] = {}
     for kind, payload in messages:
-        contact_id = payload["contact_id"]
-        update = updates.setdefault(contact_id, {"contact_id": contact_id})
-        body = {k: v for k, v in payload.items() if k != "contact_id"}
-        if kind == "event":
-            update.setdefault("events", []).append(body)
-        else:
-            update.update(body)
+        for part in payload["updates"] if kind == "batch" else [payload]:
+            contact_id = part["contact_id"]
+            update = updates.setdefault(contact_id, {"contact_id": contact_id})
+            body = {k: v for k, v in part.items() if k != "contact_id"}
+            if kind == "event":
+                update.setdefault("events", []).append(body)
+            else:
+                update.update(body)
     return {"updates": list(updates.values())}
 
 

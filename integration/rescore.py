@@ -63,7 +63,8 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
     summary = RescoreSummary(org)
     with _without_gc(), db.transaction() as tx:
         contacts = {r["id"]: r for r in tx.fetchall(
-            "SELECT id, contact_type FROM contacts WHERE organization_id = ? AND deleted_at IS NULL", (org,))}
+            "SELECT id, contact_type, email_status FROM contacts WHERE organization_id = ? AND deleted_at IS NULL",
+            (org,))}
         activities: dict[str, ContactActivity] = {}
         for row in tx.fetchall("SELECT contact_id, state FROM contact_activity WHERE organization_id = ?", (org,)):
             if row["contact_id"] in contacts:
@@ -78,39 +79,47 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
             "SELECT contact_id, engagement_trend FROM contact_metrics WHERE organization_id = ?", (org,))}
         changed: list[dict[str, Any]] = []
         metrics_rows = []
-        trend_rows = []
         updates: list[dict[str, Any]] = []
+        with_metrics: list[str] = []
         quiet: dict[str | None, Any] = {}  # contacts with no activity score alike, per contact type
         for contact_id, contact in contacts.items():
+            if store.is_suppressed(contact["email_status"]) and contact_id in old:
+                continue  # AgentBuddy already has the last word on this contact (see docs/pipeline.md)
             activity = activities.get(contact_id)
             contact_type = contact["contact_type"]
+            summary.scored += 1
+            trend = None
             if activity is None:
                 if contact_type not in quiet:
                     quiet[contact_type] = score(ContactActivity(), contact_type, baseline, now)
                 propensity = quiet[contact_type].to_contract(contact_id)
             else:
-                sig = signals(activity, now)  # once: both the score and the trend read it
+                sig = signals(activity, now)  # once: the score, the trend and the metrics read it
                 propensity = score_signals(sig, contact_type, baseline, now, activity.email_status)[0] \
                     .to_contract(contact_id)
                 if trends.get(contact_id) != sig.trend:
-                    trend_rows.append((sig.trend, now, org, contact_id))
-            summary.scored += 1
-            if not store.score_changed(old.get(contact_id), propensity):
+                    trend = sig.trend
+            score_news = store.score_changed(old.get(contact_id), propensity)
+            if not score_news and trend is None:
                 continue
-            changed.append(propensity)
-            metrics = None
+            update: dict[str, Any] = {"contact_id": contact_id}
+            if score_news:
+                changed.append(propensity)
+                update.update(propensity)
             if activity is not None:
-                metrics = engagement_metrics(activity, now)
+                # The counters only move with events (ingest pushes those); the trend moves with
+                # time, and a changed score is worth re-stating the metrics it was computed from.
+                metrics = engagement_metrics(activity, now, trend=sig.trend)
                 metrics_rows.append((contact_id, metrics))
-            updates.append(_update(contact_id, propensity, metrics, activity or ContactActivity(contact_id)))
-        tx.executemany(
-            "UPDATE contact_metrics SET engagement_trend = ?, computed_at = ? WHERE organization_id = ? AND contact_id = ?",
-            trend_rows)
+                _add_metrics(update, metrics, activity)
+                with_metrics.append(contact_id)
+            updates.append(update)
         store.upsert_metrics(tx, org, metrics_rows, now)
         store.write_scores(tx, org, changed, "daily_rescore")
         summary.changed = len(changed)
         if updates and store.delivers_to_agentbuddy(tx, org):
-            outbox.drop_superseded_propensity(tx, org, [u["contact_id"] for u in updates])
+            outbox.drop_superseded_propensity(tx, org, [p["contact_id"] for p in changed])
+            outbox.drop_superseded_updates(tx, org, with_metrics)
             rows = [
                 {"organization_id": org, "connection_id": org, "kind": "batch",
                  "payload": {"updates": updates[start:start + batch_size]}}
@@ -121,17 +130,20 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
     return summary
 
 
-def _update(contact_id: str, propensity: dict[str, Any], metrics: Any, activity: ContactActivity) -> dict[str, Any]:
-    update = dict(propensity)
-    if metrics is not None:
-        update["engagement_metrics"] = {k: v for k, v in metrics.to_contract().items() if k != "contact_id"}
-        campaigns = [c.to_contract() for c in campaign_participation(activity)[:MAX_CAMPAIGNS]]
-        if campaigns:
-            for campaign in campaigns:
-                if campaign.get("name") is None:
-                    campaign.pop("name")
-            update["campaigns"] = campaigns
-    return update
+def _add_metrics(update: dict[str, Any], metrics: Any, activity: ContactActivity) -> None:
+    update["engagement_metrics"] = metrics.to_contract()
+    campaigns = campaign_update(activity)
+    if campaigns:
+        update["campaigns"] = campaigns
+
+
+def campaign_update(activity: ContactActivity) -> list[dict[str, Any]]:
+    """5.4 rows as the contract takes them (newest first, at most `MAX_CAMPAIGNS`)."""
+    campaigns = [c.to_contract() for c in campaign_participation(activity)[:MAX_CAMPAIGNS]]
+    for campaign in campaigns:
+        if campaign.get("name") is None:
+            campaign.pop("name")
+    return campaigns
 
 
 def due_for_rescore(db: Database, org: str, now: datetime, interval_hours: float = 24) -> bool:

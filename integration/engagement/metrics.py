@@ -99,8 +99,9 @@ class Signals:
 
 
 def engagement_metrics(activity: ContactActivity, as_of: datetime,
-                       config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> EngagementMetrics:
-    """The 5.2 metrics of `activity` as of `as_of` (only the trend depends on `as_of`)."""
+                       config: ScoringConfig = DEFAULT_SCORING_CONFIG, *, trend: str | None = None) -> EngagementMetrics:
+    """The 5.2 metrics of `activity` as of `as_of` (only the trend depends on `as_of`; a caller
+    that already holds `signals(activity, as_of).trend` passes it to skip a second pass)."""
     c = activity.counters
     delivered = c[C_DELIVERED]
     last_sent, last_open, last_click = activity.last_times()
@@ -114,7 +115,7 @@ def engagement_metrics(activity: ContactActivity, as_of: datetime,
         last_email_sent_at=_dt(last_sent),
         last_opened_at=_dt(last_open),
         last_clicked_at=_dt(last_click),
-        engagement_trend=signals(activity, as_of, config).trend,
+        engagement_trend=trend if trend is not None else signals(activity, as_of, config).trend,
     )
 
 

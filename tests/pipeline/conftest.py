@@ -196,3 +196,25 @@ def contract_schema():
     spec = load_spec()
     registry = schema_registry(spec)
     return lambda name: validator_for(spec, schema_pointer(spec, name), registry)
+
+
+@pytest.fixture
+def fresh_broadcast(tmp_path, config: IntegrationConfig):
+    """`fresh_broadcast("a")`: another, independent organization set-up on its own SQLite file and
+    clock (the same start), for checks that the same story gives the same result twice."""
+    opened: list[Database] = []
+
+    def make(name: str) -> Broadcast:
+        db = Database.from_url(f"sqlite:///{tmp_path}/{name}.sqlite3")
+        db.migrate()
+        opened.append(db)
+        clock = ManualClock(START)
+        connect_org(db, config, clock, config.agentbuddy_url)
+        add_contacts(db, clock, CONTACTS)
+        campaigns.upsert_campaign(db, ORG, campaigns.Campaign("bc_campaign_jan", "January Market Update",
+                                                              "market_update"), clock)
+        return Broadcast(db, config, clock)
+
+    yield make
+    for db in opened:
+        db.close()

@@ -147,6 +147,9 @@ def assert_agentbuddy_has_everything_exactly_once(acme: Acme) -> None:
         scores = {r["contact_id"]: r for r in tx.fetchall(
             "SELECT contact_id, propensity_score, propensity_category FROM contact_scores WHERE organization_id = ?",
             (ORG,))}
+        metrics = {r["contact_id"]: r for r in tx.fetchall(
+            "SELECT contact_id, total_emails_sent, total_opens, total_clicks, engagement_trend FROM contact_metrics"
+            " WHERE organization_id = ?", (ORG,))}
     assert {m["status"] for m in messages} == {"delivered"}, Counter(m["status"] for m in messages)
 
     entries = [e for e in acme.agentbuddy.inbound() if e["status"] == 200 or e["status"] == 201]
@@ -173,11 +176,24 @@ def assert_agentbuddy_has_everything_exactly_once(acme: Acme) -> None:
         contact = session.get(f"{acme.agentbuddy.url}/v1/contacts/{contact_id}", timeout=10).json()
         assert contact["propensity"]["propensity_score"] == score["propensity_score"], contact_id
         assert contact["propensity"]["propensity_category"] == score["propensity_category"], contact_id
+        if contact_id not in metrics:
+            continue  # never emailed: a score (from the re-score), no 5.2 metrics
+        engagement = contact["engagement"]
+        assert engagement is not None, f"{contact_id}: metrics never reached AgentBuddy"
+        for name in ("total_emails_sent", "total_opens", "total_clicks", "engagement_trend"):
+            assert engagement[name] == metrics[contact_id][name], (contact_id, name)
+        assert contact["campaigns"] and contact["campaigns"][0]["id"] == CAMPAIGN.id, contact_id
 
 
-def test_a_calm_day_delivers_events_and_scores_in_real_time(acme):
+def test_a_calm_day_delivers_events_and_scores_at_once_and_metrics_within_a_minute(acme):
     acme.engage(acme.contacts[:3])
-    acme.deliver_until_done([acme.worker("w1")], max_steps=1)
+    acme.worker("w1").drain()
+    with acme.db.transaction(readonly=True) as tx:
+        waiting = tx.fetchall("SELECT kind, contact_id, next_attempt_at FROM outbox WHERE status = 'pending'")
+    assert waiting and all(w["kind"] == "batch" and w["contact_id"] in acme.contacts[:3] for w in waiting), \
+        "only the debounced metrics updates wait; events and scores went out at once"
+    assert len(waiting) == 3, "one metrics update per contact for the whole burst of events"
+    acme.deliver_until_done([acme.worker("w1")], max_steps=2)  # one debounce (30 s) later
     assert_agentbuddy_has_everything_exactly_once(acme)
 
 
@@ -244,7 +260,7 @@ def test_two_workers_in_parallel_deliver_each_message_once(acme):
     outbox.release(acme.db, [m.id for m in first], "w0", acme.clock.now())
     outbox.release(acme.db, [m.id for m in second], "w1", acme.clock.now())
     workers = [acme.worker(f"w{i}", limit=3, coalesce_threshold=10_000) for i in range(2)]
-    acme.deliver_until_done(workers, max_steps=1)
+    acme.deliver_until_done(workers, max_steps=2)
     inbound = acme.agentbuddy.inbound()
     assert not any(e["duplicate"] for e in inbound), "no message was even sent twice"
     assert_agentbuddy_has_everything_exactly_once(acme)
@@ -266,16 +282,17 @@ def test_option_b_push_api_delivers_with_idempotency_keys(acme):
 def test_a_permanent_rejection_is_dead_lettered_and_replayable(acme):
     acme.engage(acme.contacts[:1], kinds=("delivered",))
     with acme.db.transaction() as tx:  # AgentBuddy will answer 404: the contact does not exist there
-        tx.execute("UPDATE outbox SET payload = REPLACE(payload, ?, 'ab_contact_nobody')", (acme.contacts[0],))
-    acme.deliver_until_done([acme.worker("w1")], max_steps=1)
+        tx.execute("UPDATE outbox SET payload = REPLACE(payload, ?, 'ab_contact_nobody') WHERE kind <> 'batch'",
+                   (acme.contacts[0],))
+    acme.deliver_until_done([acme.worker("w1")], max_steps=2)
     counts = outbox.counts(acme.db, ORG)
-    assert counts["dead"] >= 1 and counts["delivered"] == 0
+    assert counts["dead"] >= 1 and counts["delivered"] == 1, "only the (untouched) metrics update got through"
     [dead, *_] = outbox.dead_letters(acme.db, ORG)
     assert dead["last_status"] == 404 and dead["attempts"] == 1, "a 404 is not retried"
     with acme.db.transaction() as tx:
         tx.execute("UPDATE outbox SET payload = REPLACE(payload, 'ab_contact_nobody', ?)", (acme.contacts[0],))
     assert outbox.replay(acme.db, acme.clock.now()) == counts["dead"]
-    acme.deliver_until_done([acme.worker("w1")], max_steps=1)
+    acme.deliver_until_done([acme.worker("w1")], max_steps=2)
     assert outbox.counts(acme.db, ORG)["dead"] == 0
     assert_agentbuddy_has_everything_exactly_once(acme)
 
@@ -293,6 +310,7 @@ def test_the_service_delivers_rescores_and_stops_cleanly(acme):
                                              rescore_poll_seconds=0.05)).start()
     try:
         ingest.ingest_events(acme.db, ORG, _events_for(acme, acme.contacts[:2]), acme.clock, doorbell=service.doorbell)
+        acme.advance(31)  # past the metrics debounce
         for _ in range(400):  # wait (not a timing assertion): until the workers have drained the outbox
             counts = outbox.counts(acme.db, ORG)
             if counts["delivered"] and not (counts["queued"] or counts["delivering"] or counts["retrying"]):
@@ -323,7 +341,7 @@ def test_option_b_refreshes_an_expired_token_once_and_delivers(acme):
     before = token_requests()
     # AgentBuddy's clock runs ahead past the access token's lifetime: it answers 401 to our token.
     acme.agentbuddy.admin("POST", "clock", json={"advance_seconds": 7200})
-    acme.deliver_until_done([acme.worker("pusher")], max_steps=1)
+    acme.deliver_until_done([acme.worker("pusher")], max_steps=2)
     assert token_requests() == before + 1, "the token was refreshed exactly once"
     assert any(e["status"] == 401 for e in acme.agentbuddy.inbound()), "AgentBuddy did refuse the old token"
     assert outbox.counts(acme.db, ORG)["delivered"] >= 2 and outbox.counts(acme.db, ORG)["dead"] == 0
@@ -340,12 +358,12 @@ def test_a_wrong_webhook_secret_dead_letters_and_replay_after_reconnecting_deliv
                    (box.encrypt("whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="), ORG))
     acme.engage(acme.contacts[:1], kinds=("delivered",))
     worker = acme.worker("w1")
-    acme.deliver_until_done([worker], max_steps=1)
+    acme.deliver_until_done([worker], max_steps=2)
     dead = outbox.dead_letters(acme.db, ORG)
     assert dead and {d["last_status"] for d in dead} == {401}, "a signature AgentBuddy rejects is not retried"
 
     with acme.db.transaction() as tx:  # reconnecting stores the right secret again
         tx.execute("UPDATE connections SET webhook_secret_enc = ? WHERE organization_id = ?", (good, ORG))
     outbox.replay(acme.db, acme.clock.now())
-    acme.deliver_until_done([worker], max_steps=1)
+    acme.deliver_until_done([worker], max_steps=2)
     assert_agentbuddy_has_everything_exactly_once(acme)
