@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
 from jsonschema_path import SchemaPath
@@ -32,6 +33,7 @@ from openapi_schema_validator import OAS31_BASE_DIALECT_ID, OAS30ReadValidator, 
 log = logging.getLogger("mock_agentbuddy.compiled_schemas")
 
 CONTRACT_URI = "urn:agentbuddy:contract"
+_FRAGMENT_SAFE = "/~!$&'()*+,;=:@-._"  # a JSON pointer in a URI fragment percent-encodes the rest (RFC 6901 §6)
 
 
 class GatedSchemaValidator(SchemaValidator):
@@ -86,7 +88,7 @@ class CompiledSchemaValidators(DialectSchemaValidatorsFactory):
         formats = {name: _format_function(format_checker, name) for name in format_checker.checkers}
         try:
             return jsonschema_rs.Draft202012Validator(
-                {"$ref": f"{CONTRACT_URI}#{pointer}"}, registry=self._registry, validate_formats=True,
+                {"$ref": f"{CONTRACT_URI}#{quote(pointer, safe=_FRAGMENT_SAFE)}"}, registry=self._registry, validate_formats=True,
                 formats=formats, ignore_unknown_formats=True)
         except Exception as error:  # noqa: BLE001 - no gate is slower, never wrong
             log.warning("no compiled validator for %s: %s", pointer, error)

@@ -91,7 +91,28 @@ def _load(path: str, mtime: float) -> tuple[OpenAPI, dict[tuple[str, str], Opera
         extra_format_validators={"uri-reference": _is_uri_reference},
         extra_format_unmarshallers={"uri-reference": str},
     )
-    return OpenAPI.from_dict(spec, config=config), operations, base
+    openapi = OpenAPI.from_dict(spec, config=config)
+    _warm_body_validators(openapi)
+    return openapi, operations, base
+
+
+def _warm_body_validators(openapi: OpenAPI) -> None:
+    """Build every request and response body validator now, so the first batch or page a
+    client sends is as fast as the rest (schema validators are cached per location)."""
+    factory = openapi.config.schema_validators_factory
+    for _, item in (openapi.spec / "paths").str_items():
+        for method in METHODS:
+            if method not in item:
+                continue
+            operation = item / method
+            bodies = [operation / "requestBody"] if "requestBody" in operation else []
+            bodies += [response for _, response in (operation / "responses").str_items()]
+            for body in bodies:
+                if "content" not in body:
+                    continue
+                for _, media_type in (body / "content").str_items():
+                    if "schema" in media_type:
+                        factory.create(openapi.spec, media_type / "schema")
 
 
 def _json_bytes(data):
