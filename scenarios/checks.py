@@ -25,12 +25,16 @@ class Observations:
     ab_ids: dict[str, str] = field(default_factory=dict)
     # AgentBuddy contact id -> event id -> [accepted requests carrying it, refused as duplicates]
     wire: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    # AgentBuddy contact id -> how the fake judged the requests naming it (see `requests_by_contact`)
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, run, fake) -> "Observations":
         obs = cls.partial(run)
         obs.broadcast_rows = run.broadcast_rows()
-        obs.wire = wire_counts(fake.inbound())
+        entries = fake.inbound()
+        obs.wire = wire_counts(entries)
+        obs.requests = requests_by_contact(entries)
         return obs
 
     @classmethod
@@ -51,6 +55,10 @@ class Observations:
 
     def on_the_wire(self, contact: str) -> dict[str, list[int]]:
         return self.wire.get(self.ab_ids.get(contact, ""), {})
+
+    def requests_for(self, contact: str) -> dict[str, Any]:
+        return self.requests.get(self.ab_ids.get(contact, ""), {"requests": 0, "signatures": {}, "statuses": {},
+                                                                   "duplicates": 0})
 
     def received(self, contact: str) -> list[dict]:
         snap = self.final(contact)
@@ -87,6 +95,43 @@ def wire_counts(entries: list[dict]) -> dict[str, dict[str, list[int]]]:
             row = counts.setdefault(event.get("contact_id") or "", {}).setdefault(event["event_id"], [0, 0])
             row[1 if entry.get("duplicate") else 0] += 1
     return counts
+
+
+def _contacts_named(entry: dict) -> set[str]:
+    """The AgentBuddy contacts one inbound request is about (path, webhook data, batch updates)."""
+    named: set[str] = set()
+    path = entry.get("path") or ""
+    if "/contacts/" in path:
+        named.add(path.split("/contacts/", 1)[1].split("/", 1)[0])
+    payload = entry.get("payload")
+    if isinstance(payload, dict):
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+        if isinstance(data.get("contact_id"), str):
+            named.add(data["contact_id"])
+        for update in data.get("updates") or []:
+            if isinstance(update, dict) and isinstance(update.get("contact_id"), str):
+                named.add(update["contact_id"])
+    return named
+
+
+def requests_by_contact(entries: list[dict]) -> dict[str, dict[str, Any]]:
+    """Per contact: how many requests AgentBuddy received about it, its signature verdicts
+    (`valid` means the Standard Webhooks signature verified under the connection's secret),
+    HTTP answers, and how many were acknowledged as duplicates."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        for contact in sorted(_contacts_named(entry)):
+            row = out.setdefault(contact, {"requests": 0, "signatures": {}, "statuses": {}, "duplicates": 0})
+            row["requests"] += 1
+            verdict = str(entry.get("signature") or "none")
+            row["signatures"][verdict] = row["signatures"].get(verdict, 0) + 1
+            status = str(entry.get("status") or 0)
+            row["statuses"][status] = row["statuses"].get(status, 0) + 1
+            row["duplicates"] += 1 if entry.get("duplicate") else 0
+    for row in out.values():
+        row["signatures"] = dict(sorted(row["signatures"].items()))
+        row["statuses"] = dict(sorted(row["statuses"].items()))
+    return out
 
 
 def event_type(event: dict) -> str:

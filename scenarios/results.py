@@ -77,6 +77,7 @@ def build(scenario: m.Scenario, run, obs: Observations, outcomes: list[dict], er
             "received": dict(sorted(Counter(event_type(e) + (" (machine)" if is_machine(e) else "")
                                             for e in received).items())),
             "deliveries": deliveries(received, obs.on_the_wire(contact.id)),
+            "requests": obs.requests_for(contact.id),
         })
     return {
         "scenario": scenario.name, "description": scenario.description, "seed": scenario.seed,

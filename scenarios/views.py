@@ -69,47 +69,9 @@ def print_failure(result: dict[str, Any], console: Console, context_days: int = 
 
 def story(result: dict[str, Any], contact_id: str, console: Console | None = None) -> None:
     """One person's story: what they did, how the score moved, what AgentBuddy received and advises."""
-    console = console or Console()
-    contact = next(c for c in result["contacts"] if c["id"] == contact_id)
-    console.print(Panel.fit(result["description"], title=f"{contact['name']} — {result['scenario']}"))
-    actions = [line for line in result["log"] if line.get("contact") == contact_id]
-    engaged = [e for e in result["events"] if e["contact"] == contact_id and e["type"] in ("opened", "clicked")
-               and not e.get("machine")]
-    by_week: dict[int, list[str]] = {}
-    for e in engaged:
-        day = _day(result, e["at"])
-        by_week.setdefault(day // 7, []).append("click" if e["type"] == "clicked" else "open")
-    last_week = result["days"] // 7
-    first_shown = max(0, last_week - 7)
-    weeks = Table(title="What they did, week by week", show_edge=False)
-    weeks.add_column("week")
-    weeks.add_column("opens", justify="right")
-    weeks.add_column("clicks", justify="right")
-    if first_shown:
-        earlier = [a for w, acts in by_week.items() if w < first_shown for a in acts]
-        weeks.add_row(f"1–{first_shown}", str(earlier.count("open")), str(earlier.count("click")))
-    for week in range(first_shown, last_week + 1):
-        acts = by_week.get(week, [])
-        weeks.add_row(str(week + 1), str(acts.count("open")), str(acts.count("click")))
-    console.print(weeks)
-    for line in actions[-8:]:
-        console.print(f"  day {line['day']:>3}: {line['what']}", markup=False, highlight=False)
-    moves = Table(title="The score AgentBuddy held", show_edge=False)
-    for column in ("day", "score", "category", "seller", "buyer", "trend"):
-        moves.add_column(column)
-    for p in _turning_points(contact["timeline"]):
-        moves.add_row(str(p["day"]), _num(p["propensity_score"]), _category(p["propensity_category"]),
-                      _num(p["seller_likelihood"]), _num(p["buyer_activity_score"]), p.get("engagement_trend") or "—")
-    console.print(moves)
-    final = contact["final"]
-    console.print(f"AgentBuddy received: {', '.join(f'{k} ×{v}' for k, v in contact['received'].items()) or 'nothing'}")
-    console.print(f"Recommended action: [bold]{final.get('recommended_action') or '—'}[/]")
-    for factor in final.get("contributing_factors") or []:
-        console.print(f"  • {factor}", markup=False, highlight=False)
-    verdicts = [o for o in result["expectations"] if o["contact"] == contact_id]
-    for o in verdicts:
-        mark = "[green]✓[/]" if o["passed"] else "[red]✗[/]"
-        console.print(f"{mark} {o['label']}", highlight=False)
+    from .story import tell
+
+    tell(result, contact_id, console or Console())
 
 
 def _turning_points(points: list[dict], tail: int = 6) -> list[dict]:
