@@ -98,3 +98,22 @@ def test_an_invalid_file_exits_2_with_the_path_into_the_file(tmp_path: Path):
     answer = CliRunner().invoke(main, ["replay", str(path)])
     assert answer.exit_code == 2
     assert "campaigns[0].kind: 'newsleter' is not one of" in answer.output
+
+
+def test_replays_side_by_side_give_the_same_json_as_one_at_a_time():
+    from scenarios.parallel import replay_many
+
+    scenarios = [load("spam_complaint"), load("hard_bounce")]
+    heard: list[tuple[str, int, int]] = []
+    together = replay_many(scenarios, jobs=2, progress=lambda *a: heard.append(a))
+    alone = [replay(s) for s in scenarios]
+    assert [r["scenario"] for r in together] == ["spam_complaint", "hard_bounce"]  # the order asked, not finished
+    assert json.dumps(together, sort_keys=True) == json.dumps(alone, sort_keys=True)
+    assert ("spam_complaint", 40, 40) in heard and ("hard_bounce", 30, 30) in heard
+
+
+def test_agentbuddy_judged_every_request_about_maria(replayed):
+    maria = next(c for c in replayed("maria")["contacts"] if c["id"] == "maria")
+    requests = maria["requests"]
+    assert requests["requests"] > 0 and requests["signatures"] == {"valid": requests["requests"]}
+    assert requests["statuses"] == {"200": requests["requests"]} and requests["duplicates"] == 0
