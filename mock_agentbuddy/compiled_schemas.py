@@ -95,9 +95,24 @@ class CompiledSchemaValidators(DialectSchemaValidatorsFactory):
             return None
 
 
+_MEMO_LIMIT = 100_000
+
+
 def _format_function(format_checker, name: str):
+    """The Python checker's verdict for a format, remembered per value (a page re-served in a
+    sweep carries the same timestamps and emails again)."""
+    memo: dict = {}
+
     def conforms(value) -> bool:
-        return format_checker.conforms(value, name)
+        if not isinstance(value, str):
+            return format_checker.conforms(value, name)
+        verdict = memo.get(value)
+        if verdict is None:
+            verdict = format_checker.conforms(value, name)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = verdict
+        return verdict
 
     return conforms
 

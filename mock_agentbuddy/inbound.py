@@ -19,7 +19,7 @@ from .problems import problem
 from .responses import json_response
 from .signatures import verify
 from .timeutil import iso_dt, to_us
-from .validation import check_request
+from .validation import check_request, request_json
 
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 IDEMPOTENCY_TTL_US = 24 * 3600 * 1_000_000
@@ -128,7 +128,7 @@ def _webhook(state, handler):
         failure = check_request()
         if failure is not None:
             return failure
-        status, answer = handler(state, connection, msg_id, request.get_json())
+        status, answer = handler(state, connection, msg_id, request_json())
         if status == 200:
             _remember(state, connection.id, msg_id, request.headers.get("Idempotency-Key"), answer)
     return answer if status != 200 else json_response(answer)
@@ -219,7 +219,7 @@ def _push(state, apply):
                 response = json_response(previous[2], previous[1])
                 response.headers["Idempotent-Replayed"] = "true"
                 return response
-        outcome = apply(request.get_json())
+        outcome = apply(request_json())
         if not isinstance(outcome, tuple):  # a problem response
             return outcome
         status, body = outcome

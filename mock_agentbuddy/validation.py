@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.flask import FlaskOpenAPIRequest, FlaskOpenAPIResponse
 from openapi_core.templating.paths.exceptions import PathError
@@ -87,7 +87,7 @@ def _load(path: str, mtime: float) -> tuple[OpenAPI, dict[tuple[str, str], Opera
                 "requestBody" in operation)
     config = Config(
         schema_validators_factory=CompiledSchemaValidators(spec),
-        extra_media_type_deserializers={"application/problem+json": _json_bytes},
+        extra_media_type_deserializers={"application/json": _json_parsed_once, "application/problem+json": _json_bytes},
         extra_format_validators={"uri-reference": _is_uri_reference},
         extra_format_unmarshallers={"uri-reference": str},
     )
@@ -117,6 +117,23 @@ def _warm_body_validators(openapi: OpenAPI) -> None:
 
 def _json_bytes(data):
     return json.loads(data)
+
+
+def _json_parsed_once(data):
+    """The request body as `_body_precheck` already parsed it (same bytes object), else a parse."""
+    if has_request_context():
+        parsed = g.get("json_body")
+        if parsed is not None and parsed[0] is data:
+            return parsed[1]
+    return json.loads(data)
+
+
+def request_json():
+    """The view's copy of the JSON body: a 1,000-update batch is parsed once, not three times."""
+    parsed = g.get("json_body")
+    if parsed is not None and parsed[0] is request.get_data(cache=True):
+        return parsed[1]
+    return request.get_json()
 
 
 def _is_uri_reference(value) -> bool:
@@ -306,7 +323,7 @@ def _body_precheck(max_bytes: int):
                        f"Send the body as application/json (got '{request.content_type or 'nothing'}').",
                        [{"field": "header.Content-Type", "message": "must be application/json"}])
     try:
-        json.loads(data)
+        g.json_body = (data, json.loads(data))
     except (ValueError, UnicodeDecodeError) as error:
         return problem(400, "invalid_request", "Malformed JSON", f"The body is not valid JSON: {error}.",
                        [{"field": "/", "message": f"malformed JSON: {error}"}])
