@@ -130,13 +130,15 @@ class Invalid(Exception):
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid("must be a string")
+    if "\x00" in value:  # PostgreSQL TEXT cannot hold it; one such record must not stop a page
+        raise Invalid("contains a NUL character")
     return value
 
 
 def _nonempty(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid("must be a non-empty string")
-    return value
+    return _text(value)
 
 
 def _email(value: Any) -> str:
@@ -227,6 +229,7 @@ class Field:
     column: str
     source: str  # dotted path in the AgentBuddy record
     kind: str
+    default: Any = None  # stored when the value is absent (or invalid in a tombstone)
 
 
 @dataclass(frozen=True)
@@ -241,8 +244,8 @@ class EntityMapping:
         for f in self.fields:
             if f.kind not in KINDS:
                 raise MappingError(f"{self.entity}.{f.column}: unknown kind {f.kind!r}")
-            out.append((f.column, tuple(f.source.split(".")), KINDS[f.kind],
-                        _required(self.schema, f.source), EMPTY.get(f.kind)))
+            empty = f.default if f.default is not None else EMPTY.get(f.kind)
+            out.append((f.column, tuple(f.source.split(".")), KINDS[f.kind], _required(self.schema, f.source), empty))
         return tuple(out)
 
     @property
@@ -297,7 +300,7 @@ CONTACTS = EntityMapping("contacts", "Contact", COMMON + (
     *_address(),
     Field("property_ids", "properties", "string_list"),
     Field("custom_fields", "custom_fields", "object"),
-    Field("email_opt_in", "email_opt_in", "bool"),
+    Field("email_opt_in", "email_opt_in", "bool", default=0),  # no recorded consent means no consent
     Field("ab_tags", "tags", "tags"),
     Field("ab_status", "status", "status"),
 ))

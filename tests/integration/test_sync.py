@@ -252,3 +252,41 @@ def test_after_a_long_pause_the_next_sync_sweeps_everything(synced_world: Connec
     summary = org.sync()
     assert summary.entities["contacts"].deleted == 1
     assert org.row("contacts", phantom)["deleted_at"] is not None
+
+
+def test_validation_reasons_name_the_field():
+    from integration.mapping import CONTACTS, map_record
+
+    good = {"id": "ab_contact_1", "email": "a@example.com", "first_name": "A", "last_name": "B",
+            "email_opt_in": True, "updated_at": "2026-01-10T12:00:00.123Z", "notes": "secret"}
+    mapped = map_record(CONTACTS, good)
+    assert mapped.valid and mapped.row["ab_updated_at"] == "2026-01-10T12:00:00.123000Z"
+    assert "notes" not in mapped.row
+    bad = dict(good, email="no-at-sign", first_name="", last_name="Nul\x00", email_opt_in="yes",
+               updated_at="yesterday")
+    fields = {e["field"] for e in map_record(CONTACTS, bad).errors}
+    assert fields == {"email", "first_name", "last_name", "email_opt_in", "updated_at"}
+    tombstone = dict(bad, updated_at="2026-01-10T12:00:00Z", deleted_at="2026-01-10T12:00:00Z")
+    assert map_record(CONTACTS, tombstone).valid  # a deletion is applied even to a broken record
+
+
+def test_a_broken_tombstone_for_an_unknown_record_is_still_stored_as_deleted(database):
+    from datetime import datetime, timezone
+
+    from integration import streams
+    from integration import sync as sync_engine
+    from integration.clock import ManualClock
+
+    with database.transaction() as tx:
+        tx.execute("INSERT INTO organizations (organization_id, name, created_at) VALUES ('o', 'O', ?)",
+                   (datetime(2026, 1, 1, tzinfo=timezone.utc),))
+    run = sync_engine._Run(database, None, "o", None, ManualClock(datetime(2026, 1, 10, tzinfo=timezone.utc)),
+                           None, None)
+    entity = sync_engine.EntitySummary()
+    tombstone = {"id": "ab_contact_7", "email": "broken", "email_opt_in": "yes", "tags": "x",
+                 "updated_at": "2026-01-09T00:00:00Z", "deleted_at": "2026-01-09T00:00:00Z"}
+    run._apply_page(streams.stream("contacts"), [tombstone], None, entity)
+    assert (entity.deleted, entity.quarantined) == (1, 0)
+    with database.transaction() as tx:
+        row = tx.fetchone("SELECT email, email_opt_in, tags, deleted_at FROM contacts WHERE id = 'ab_contact_7'")
+    assert row == {"email": None, "email_opt_in": 0, "tags": "[]", "deleted_at": "2026-01-09T00:00:00.000000Z"}
