@@ -262,8 +262,8 @@ def _upsert_connection(
     account = info.get("account") or {}
     agent = info.get("agent") or {}
     scopes = info.get("scopes") or tokens.scope.split()
-    # The contract calls it webhook_secret; early fakes said webhook_signing_secret.
-    secret = info.get("webhook_secret") or info.get("webhook_signing_secret")
+    # The contract names it webhook_signing_secret; an earlier draft said webhook_secret.
+    secret = info.get("webhook_signing_secret") or info.get("webhook_secret")
     tx.execute(
         """INSERT INTO connections (organization_id, agentbuddy_url, account_id, account_name, agent_id,
                client_id, scopes, status, access_token_enc, refresh_token_enc, token_expires_at,
