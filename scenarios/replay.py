@@ -15,7 +15,6 @@ import heapq
 import itertools
 import json
 import math
-import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from integration import campaigns as bc_campaigns
 from integration import connections, sync as bc_sync
@@ -32,6 +30,7 @@ from integration.clock import ManualClock
 from integration.config import IntegrationConfig
 from integration.db import Database, parse_ts
 
+from . import keepalive
 from . import model as m
 from . import resend
 from .checks import Observations, check_all
@@ -54,25 +53,13 @@ class Served:
     stop: Callable[[], None]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """A replay makes thousands of requests: no access log, and no Nagle delay on replies
-    (headers and body leave in separate writes; with delayed ACKs that costs 40 ms a request)."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
 def serve(app) -> Served:
-    """Serve a WSGI app on a free 127.0.0.1 port in a daemon thread.
+    """Serve a WSGI app on a free 127.0.0.1 port in a daemon thread (see `keepalive`).
 
     `serve_forever` notices a shutdown only between polls: at the default half second, two
     servers per scenario cost a second of idle waiting per replay, so it polls every 20 ms.
     """
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    server = keepalive.make_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                               name=f"replay:{server.server_port}", daemon=True)
     thread.start()
