@@ -1,0 +1,405 @@
+"""The acceptance suite's cast: a fake AgentBuddy, Broadcast's integration, Resend and a clock.
+
+The spec's success criteria (section 9) are about what an agent and a Broadcast user would see,
+so every helper here drives the real rooms over their real interfaces: the fake runs in-process
+on a free loopback port (werkzeug in a thread) and the integration reaches it only over HTTP.
+Time is simulated: Broadcast's `ManualClock` and the fake's frozen clock move together
+(`Broadcast.advance`), so "within 15 minutes" or "within 24 hours" is a statement about the
+clocks, never about how long the test took.
+
+The directory is a package (`acceptance`), so tests import this module as
+`acceptance.support`: never `from conftest import …`, which picks whichever conftest another
+suite loaded first when suites run together.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+
+import requests
+from cryptography.fernet import Fernet
+from svix.webhooks import Webhook as SvixWebhook
+from werkzeug.serving import make_server
+
+import mock_agentbuddy
+from integration import campaigns, connections, outbox
+from integration import sync as sync_engine
+from integration.clock import ManualClock
+from integration.config import IntegrationConfig
+from integration.db import Database, from_json
+from integration.service import build_worker
+from integration.web import create_app
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+T0 = datetime(2026, 1, 12, 9, 0, tzinfo=timezone.utc)  # a Monday morning; the seeded world is older
+ORG = "org_acme"
+RESEND_SECRET = "whsec_" + base64.b64encode(b"acceptance-resend-secret-0123456").decode()
+CAMPAIGN = campaigns.Campaign("bc_campaign_jan", "January Market Update", "market_update")
+VALUATION_URL = "https://acme.example/whats-my-home-worth"
+LISTINGS_URL = "https://acme.example/listings/new-this-week"
+HUMAN_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+DATABASES = ("sqlite", "postgresql")
+
+
+def iso(instant: datetime) -> str:
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# ----------------------------------------------------------------------------- the fake AgentBuddy
+
+@dataclass
+class FakeAgentBuddy:
+    """A running fake: its URL, its app, and its admin back door (`/__admin/`)."""
+
+    url: str
+    app: Any
+    _world: dict[str, Any] | None = None
+    _token: str | None = None
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(method, f"{self.url}/__admin/{path}", timeout=30, **kwargs)
+        assert response.status_code < 300, (path, response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def world(self) -> dict[str, Any]:
+        if self._world is None:
+            self._world = self.admin("GET", "world")
+        return self._world
+
+    def account_id(self, index: int = 0) -> str:
+        return self.world()["accounts"][index]["id"]
+
+    def agent_email(self, index: int = 0) -> str:
+        agents = self.world()["accounts"][index]["agents"]
+        return next(a["email"] for a in agents if a["is_active"] and not a["deleted_at"])
+
+    def set_clock(self, instant: datetime, *, freeze: bool = True) -> None:
+        self.admin("POST", "clock", json={"set": iso(instant), "freeze": freeze})
+
+    def now(self) -> datetime:
+        return parse_iso(self.admin("GET", "clock")["now"])
+
+    def mutate(self, entity: str, op: str, record_id: str | None = None,
+               changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"entity": entity, "op": op}
+        if record_id:
+            body["id"] = record_id
+        if changes is not None:
+            body["changes"] = changes
+        return self.admin("POST", "mutate", json=body)
+
+    def faults(self, *faults: dict[str, Any], seed: int = 11) -> None:
+        self.admin("POST", "faults", json={"faults": list(faults), "seed": seed})
+
+    def inbound(self) -> list[dict[str, Any]]:
+        entries, since = [], 0
+        while True:
+            page = self.admin("GET", "inbound", params={"since": since, "limit": 1000})["entries"]
+            if not page:
+                return entries
+            entries.extend(page)
+            since = page[-1]["seq"]
+
+    def raw_record(self, entity: str, record_id: str) -> dict[str, Any]:
+        """One record as the fake stores it, with the events it received (admin view)."""
+        return self.admin("GET", f"records/{entity}/{record_id}")
+
+    def token(self) -> str:
+        """A read token of the first account's agent (the fake's clock is frozen: it lives for the test)."""
+        from harness.oauth import headless_token
+
+        if self._token is None:
+            self._token = headless_token(self.url, self.agent_email())["access_token"]
+        return self._token
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        """GET on the public API, as AgentBuddy's own UI would read a record."""
+        response = requests.get(f"{self.url}/v1/{path}", params=params, timeout=30,
+                                headers={"Authorization": f"Bearer {self.token()}"})
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
+
+    def records(self, entity: str, include_deleted: bool = True) -> list[dict[str, Any]]:
+        """Every record of the first account, through the public API."""
+        out, cursor = [], None
+        while True:
+            params: dict[str, Any] = {"per_page": 500, "include_deleted": str(include_deleted).lower()}
+            if cursor:
+                params["cursor"] = cursor
+            body = self.get(entity, **params)
+            out.extend(body["data"])
+            cursor = body["pagination"]["next_cursor"]
+            if not cursor:
+                return out
+
+
+def agent_signs_in_and_allows(authorize_url: str, email: str, password: str = "agentbuddy") -> str:
+    """What an agent does in the browser: sign in on AgentBuddy's login page, press Allow on the
+    consent page; returns the URL AgentBuddy redirects back to (carrying `code` and `state`)."""
+    import re
+
+    def csrf(html: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    browser = requests.Session()
+    login = browser.get(authorize_url, timeout=30)
+    assert login.status_code == 200 and 'name="password"' in login.text, login.text[:500]
+    signed_in = browser.post(authorize_url, data={"form": "login", "email": email, "password": password,
+                                                  "csrf_token": csrf(login.text)}, timeout=30)
+    assert signed_in.status_code == 200 and 'value="allow"' in signed_in.text, signed_in.text[:500]
+    allowed = browser.post(authorize_url, data={"decision": "allow", "csrf_token": csrf(signed_in.text)},
+                           allow_redirects=False, timeout=30)
+    assert allowed.status_code in (302, 303), (allowed.status_code, allowed.text[:500])
+    return allowed.headers["Location"]
+
+
+def start_fake(clock_at: datetime | None = T0, **overrides: Any) -> tuple[FakeAgentBuddy, Callable[[], None]]:
+    """Serve a seeded, auto-approving fake on a free loopback port; returns it and its stopper.
+
+    `clock_at=None` leaves the fake on wall time (the CLI's clock is the system clock)."""
+    options: dict[str, Any] = dict(seed=7, accounts=1, contacts_per_account=60, auto_approve=True,
+                                   rate_limit="100000/min")
+    options.update(overrides)
+    app = mock_agentbuddy.create_app(mock_agentbuddy.MockConfig(**options), sleeper=lambda _s: None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake = FakeAgentBuddy(f"http://127.0.0.1:{server.server_port}", app)
+    if clock_at is not None:
+        fake.set_clock(clock_at)
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+    return fake, stop
+
+
+# ----------------------------------------------------------------------------- databases
+
+def open_database(kind: str, tmp_path: Any, postgres_url: Callable[[], str]) -> tuple[Database, Callable[[], None]]:
+    """A migrated, empty database: a SQLite file, or a private schema on PostgreSQL."""
+    if kind == "sqlite":
+        db = Database.from_url(f"sqlite:///{tmp_path / 'broadcast.sqlite3'}")
+        db.migrate()
+        return db, db.close
+    db = Database.from_url(postgres_url(), schema=f"acc_{uuid.uuid4().hex[:16]}")
+    db.migrate()
+    return db, db.drop_schema
+
+
+# ----------------------------------------------------------------------------- Resend, the email provider
+
+@dataclass
+class Resend:
+    """Builds Resend-shaped webhooks and signs them with Svix, as Resend does."""
+
+    clock: Any
+    secret: str = RESEND_SECRET
+    _messages: int = 0
+
+    def payload(self, type_: str, email_id: str, at: datetime, **data: Any) -> dict[str, Any]:
+        body = {"email_id": email_id, "from": "Acme Realty <news@acme.example>", "to": ["someone@example.com"],
+                "subject": CAMPAIGN.name, "created_at": iso(at)}
+        body.update(data)
+        return {"type": type_, "created_at": iso(at), "data": body}
+
+    def opened(self, email_id: str, at: datetime) -> dict[str, Any]:
+        return self.payload("email.opened", email_id, at,
+                            open={"timestamp": iso(at), "userAgent": HUMAN_UA, "ipAddress": "203.0.113.7"})
+
+    def clicked(self, email_id: str, at: datetime, link: str = VALUATION_URL) -> dict[str, Any]:
+        return self.payload("email.clicked", email_id, at,
+                            click={"link": link, "timestamp": iso(at), "userAgent": HUMAN_UA,
+                                   "ipAddress": "203.0.113.7"})
+
+    def signed(self, payload: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+        self._messages += 1
+        message_id = f"msg_resend_{uuid.uuid4().hex[:8]}_{self._messages:05d}"
+        body = json.dumps(payload)
+        now = self.clock.now()
+        headers = {"svix-id": message_id, "svix-timestamp": str(int(now.timestamp())),
+                   "svix-signature": SvixWebhook(self.secret).sign(message_id, now, body),
+                   "content-type": "application/json"}
+        return headers, body.encode()
+
+    def post(self, client: Any, payload: dict[str, Any]) -> Any:
+        headers, body = self.signed(payload)
+        response = client.post("/providers/resend/webhook", data=body, headers=headers)
+        assert response.status_code < 300, (response.status_code, response.get_data(as_text=True))
+        return response
+
+
+@dataclass
+class Story:
+    """What happened to one email: the contact, its provider id and the reader's opens/clicks."""
+
+    contact_id: str
+    email_id: str
+    opens: int
+    clicks: int
+
+
+def engagement_stream(resend: Resend, client: Any, sends: list[campaigns.Send], start: datetime,
+                      pattern: Callable[[int], tuple[int, int]]) -> list[Story]:
+    """Post sent + delivered + the pattern's opens and clicks for each send, minutes apart (a person
+    reading, not a privacy proxy or link scanner); returns what each contact did."""
+    stories = []
+    for index, send in enumerate(sends):
+        opens, clicks = pattern(index)
+        at = start + timedelta(seconds=index)
+        resend.post(client, resend.payload("email.sent", send.provider_email_id, at))
+        resend.post(client, resend.payload("email.delivered", send.provider_email_id, at + timedelta(seconds=5)))
+        for n in range(opens):
+            resend.post(client, resend.opened(send.provider_email_id, at + timedelta(minutes=20 + 30 * n)))
+        for n in range(clicks):
+            link = VALUATION_URL if n % 2 == 0 else LISTINGS_URL
+            resend.post(client, resend.clicked(send.provider_email_id, at + timedelta(minutes=21 + 30 * n), link))
+        stories.append(Story(send.contact_id, send.provider_email_id, opens, clicks))
+    return stories
+
+
+# ----------------------------------------------------------------------------- Broadcast
+
+@dataclass
+class Broadcast:
+    """One Broadcast organization on a simulated clock, wired to the fake."""
+
+    db: Database
+    config: IntegrationConfig
+    clock: ManualClock
+    fake: FakeAgentBuddy
+    org: str = ORG
+    resend: Resend = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resend = Resend(self.clock)
+
+    # -- time
+    def advance(self, seconds: float) -> None:
+        """Both clocks move together: token expiry and webhook tolerance stay consistent."""
+        self.clock.advance(timedelta(seconds=seconds))
+        self.fake.set_clock(self.clock.now())
+
+    # -- connect and sync
+    def connect(self) -> connections.Connection:
+        return connections.connect_headless(self.db, self.config, self.org, self.fake.agent_email(), clock=self.clock)
+
+    def sync(self, **kwargs: Any) -> sync_engine.SyncSummary:
+        return sync_engine.sync(self.db, self.config, self.org, clock=self.clock, **kwargs)
+
+    def rows(self, table: str, order: str = "id") -> list[dict[str, Any]]:
+        with self.db.transaction(readonly=True) as tx:
+            return tx.fetchall(f"SELECT * FROM {table} WHERE organization_id = ? ORDER BY {order}", (self.org,))
+
+    def row(self, table: str, record_id: str) -> dict[str, Any] | None:
+        with self.db.transaction(readonly=True) as tx:
+            return tx.fetchone(f"SELECT * FROM {table} WHERE organization_id = ? AND id = ?", (self.org, record_id))
+
+    def emailable_contacts(self, limit: int | None = None) -> list[str]:
+        from integration.mapping import is_emailable
+
+        ids = [r["id"] for r in self.rows("contacts") if is_emailable(r)]
+        return ids[:limit] if limit else ids
+
+    # -- engagement
+    def app(self) -> Any:
+        return create_app(self.config, db=self.db, clock=self.clock)
+
+    def send_campaign(self, contact_ids: list[str]) -> list[campaigns.Send]:
+        campaigns.upsert_campaign(self.db, self.org, CAMPAIGN, self.clock)
+        stamp = int(self.clock.now().timestamp())
+        sends, refused = campaigns.record_sends(
+            self.db, self.org, CAMPAIGN.id, [(c, f"re_{stamp}_{c}") for c in contact_ids], self.clock)
+        assert not refused, refused
+        return sends
+
+    def engage(self, contact_ids: list[str], pattern: Callable[[int], tuple[int, int]]) -> list[Story]:
+        """Email the contacts and play their reactions in as signed Resend webhooks, now."""
+        sends = self.send_campaign(contact_ids)
+        with self.app().test_client() as client:
+            return engagement_stream(self.resend, client, sends, self.clock.now(), pattern)
+
+    # -- delivery
+    def worker(self, name: str = "w1") -> Any:
+        return build_worker(self.db, self.config, self.clock, worker_id=name)
+
+    def deliver_until_done(self, workers: int = 1, max_steps: int = 300) -> None:
+        """Run the workers; while something waits (debounce, retry), skip both clocks to when it is due."""
+        pool = [self.worker(f"w{n}") for n in range(workers)]
+        for _ in range(max_steps):
+            threads = [threading.Thread(target=w.drain) for w in pool]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            due = outbox.next_due(self.db, self.org)
+            if due is None:
+                return
+            self.advance(max((due - self.clock.now()).total_seconds(), 0) + 1)
+        raise AssertionError(f"outbox did not drain: {outbox.counts(self.db, self.org)}")
+
+    def scores(self) -> dict[str, dict[str, Any]]:
+        with self.db.transaction(readonly=True) as tx:
+            return {r["contact_id"]: r for r in tx.fetchall(
+                "SELECT * FROM contact_scores WHERE organization_id = ?", (self.org,))}
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        with self.db.transaction(readonly=True) as tx:
+            return {r["contact_id"]: r for r in tx.fetchall(
+                "SELECT * FROM contact_metrics WHERE organization_id = ?", (self.org,))}
+
+    def stored_event_ids(self) -> set[str]:
+        with self.db.transaction(readonly=True) as tx:
+            return {r["id"] for r in tx.fetchall(
+                "SELECT id FROM engagement_events WHERE organization_id = ? AND contact_id IS NOT NULL", (self.org,))}
+
+
+def make_broadcast(db: Database, fake: FakeAgentBuddy, **config: Any) -> Broadcast:
+    settings = dict(agentbuddy_url=fake.url, token_key=Fernet.generate_key().decode(),
+                    redirect_uri="http://127.0.0.1/callback", default_organization_id=ORG,
+                    resend_webhook_secret=RESEND_SECRET, http_backoff_factor=0.01, http_timeout_seconds=10.0)
+    settings.update(config)
+    return Broadcast(db, IntegrationConfig(**settings), ManualClock(T0), fake)
+
+
+# ----------------------------------------------------------------------------- what AgentBuddy received
+
+def received_event_ids(entries: list[dict[str, Any]]) -> list[str]:
+    """Event ids in every inbound request AgentBuddy applied (not its duplicate answers)."""
+    out: list[str] = []
+    for entry in entries:
+        if entry["status"] not in (200, 201, 202) or entry["duplicate"] or not isinstance(entry["payload"], dict):
+            continue
+        payload = entry["payload"]
+        body = payload.get("data", payload)
+        if isinstance(body, dict) and "updates" in body:
+            for update in body["updates"]:
+                out.extend(e["event_id"] for e in update.get("events", []))
+        elif isinstance(body, dict) and "event_id" in body:
+            out.append(body["event_id"])
+    return out
+
+
+def decode(row: dict[str, Any], *names: str) -> dict[str, Any]:
+    for name in names:
+        if isinstance(row.get(name), str):
+            row[name] = from_json(row[name])
+    return row
+
+
+def iter_pages(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
