@@ -213,6 +213,7 @@ class Run:
         self.fake_clock: datetime | None = None
         self.fake_touched = True   # AgentBuddy changed since Broadcast last synced
         self.last_sync_day = -1
+        self.attempts_seen: tuple | None = None  # the delivery worker's counters at the last snapshot
 
     # -- clocks ---------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -423,7 +424,10 @@ class Run:
         those are read again, and everyone else's view is yesterday's. After an AgentBuddy-side
         edit, or a request that names no contact we know, everyone is read.
         """
-        arrivals = self.fake.inbound_new()
+        attempts = dataclasses.astuple(self.worker.stats)
+        # The delivery worker is the only sender: no attempt since the last look, nothing arrived.
+        arrivals = self.fake.inbound_new() if attempts != self.attempts_seen else []
+        self.attempts_seen = attempts
         if touched or day == 0 or not all(self.snapshots[cid] for cid in self.ab_ids):
             stale = set(self.ab_ids)
         else:
