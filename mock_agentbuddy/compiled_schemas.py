@@ -39,7 +39,7 @@ _FRAGMENT_SAFE = "/~!$&'()*+,;=:@-._"  # a JSON pointer in a URI fragment percen
 class GatedSchemaValidator(SchemaValidator):
     """openapi-core's SchemaValidator with a compiled fast path for values that conform."""
 
-    def __init__(self, schema: SchemaPath, validator, gate) -> None:
+    def __init__(self, schema: SchemaPath, validator, gate=None) -> None:  # evolve() passes no gate
         super().__init__(schema, validator)
         self.gate = gate
 
@@ -66,6 +66,7 @@ class CompiledSchemaValidators(DialectSchemaValidatorsFactory):
         self.use_gate = gate
         self._registry = jsonschema_rs.Registry([(CONTRACT_URI, spec)]) if gate else None
         self._validators: dict[tuple, GatedSchemaValidator] = {}
+        self._formats: dict | None = None
 
     def create(self, spec: SchemaPath, schema: SchemaPath, format_validators=None, extra_format_validators=None,
                forbid_unspecified_additional_properties: bool = False,
@@ -85,11 +86,12 @@ class CompiledSchemaValidators(DialectSchemaValidatorsFactory):
         pointer = canonical_pointer(self.spec, parts)
         if pointer is None:
             return None
-        formats = {name: _format_function(format_checker, name) for name in format_checker.checkers}
+        if self._formats is None:  # every location's checker is a copy of the same configuration
+            self._formats = {name: _format_function(format_checker, name) for name in format_checker.checkers}
         try:
             return jsonschema_rs.Draft202012Validator(
-                {"$ref": f"{CONTRACT_URI}#{quote(pointer, safe=_FRAGMENT_SAFE)}"}, registry=self._registry, validate_formats=True,
-                formats=formats, ignore_unknown_formats=True)
+                {"$ref": f"{CONTRACT_URI}#{quote(pointer, safe=_FRAGMENT_SAFE)}"}, registry=self._registry,
+                validate_formats=True, formats=self._formats, ignore_unknown_formats=True)
         except Exception as error:  # noqa: BLE001 - no gate is slower, never wrong
             log.warning("no compiled validator for %s: %s", pointer, error)
             return None
