@@ -87,8 +87,19 @@ def _contact(c: dict, days: int) -> str:
         f"<p>{_badge(final.get('propensity_category'))} score <b>{final.get('propensity_score', '—')}</b> · seller "
         f"{final.get('seller_likelihood', '—')} · buyer {final.get('buyer_activity_score', '—')}</p>"
         f"<p>Recommended action: <b>{escape(str(final.get('recommended_action') or '—'))}</b></p>"
-        f"<ul>{factors}</ul><p class=muted>AgentBuddy received: {escape(received)}</p></div>"
+        f"<ul>{factors}</ul><p class=muted>AgentBuddy received: {escape(received)}</p>{_requests(c)}</div>"
         f"<div>{chart(c.get('timeline') or [], days)}</div></div>")
+
+
+def _requests(c: dict) -> str:
+    """How AgentBuddy judged the requests that named the contact (signatures, answers, repeats)."""
+    r = c.get("requests") or {}
+    if not r.get("requests"):
+        return ""
+    signatures = ", ".join(f"{k} ×{v}" for k, v in (r.get("signatures") or {}).items())
+    statuses = ", ".join(f"HTTP {k} ×{v}" for k, v in (r.get("statuses") or {}).items())
+    return (f"<p class=muted>{r['requests']} request(s) named this contact · signatures: {escape(signatures)} · "
+            f"{escape(statuses)} · duplicates acknowledged: {r.get('duplicates', 0)}</p>")
 
 
 def _others(contacts: list[dict], shown: list[dict]) -> str:

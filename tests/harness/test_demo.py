@@ -31,6 +31,7 @@ def test_demo_tells_maria_and_james_and_writes_the_report(tmp_path: Path):
     assert f"HTML report: {report.resolve()}" in text and f"JSON result: {data.resolve()}" in text
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "Maria Lopez" in html and "James Chen" in html
+    assert re.search(r"(\d+) request\(s\) named this contact · signatures: valid ×\1 ", html)
     assert "<script" not in html and "http://" not in html.split("</style>")[0]
     assert '"scenario": "maria"' in data.read_text(encoding="utf-8")
 
