@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import yaml
 from flask import Flask, current_app, g, has_request_context, request
 from openapi_core import Config, OpenAPI
+from openapi_core.casting.schemas import oas31_types_caster
+from openapi_core.casting.schemas.factories import SchemaCastersFactory
 from openapi_core.contrib.flask import FlaskOpenAPIRequest, FlaskOpenAPIResponse
 from openapi_core.templating.paths.exceptions import PathError
 from openapi_core.validation.request.exceptions import (
@@ -85,8 +87,11 @@ def _load(path: str, mtime: float) -> tuple[OpenAPI, dict[tuple[str, str], Opera
             operations[(method.upper(), _shape(base + template))] = Operation(
                 operation.get("operationId", f"{method} {template}"), method.upper(), template, queries,
                 "requestBody" in operation)
+    schema_validators = CompiledSchemaValidators(spec)
     config = Config(
-        schema_validators_factory=CompiledSchemaValidators(spec),
+        schema_validators_factory=schema_validators,
+        # parameter casting asks for schema validators too (anyOf/oneOf): the same cached ones
+        schema_casters_factory=SchemaCastersFactory(schema_validators, oas31_types_caster),
         extra_media_type_deserializers={"application/json": _json_parsed_once, "application/problem+json": _json_bytes},
         extra_format_validators={"uri-reference": _is_uri_reference},
         extra_format_unmarshallers={"uri-reference": str},
