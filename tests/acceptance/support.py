@@ -173,7 +173,7 @@ def start_fake(clock_at: datetime | None = T0, **overrides: Any) -> tuple[FakeAg
     options.update(overrides)
     app = mock_agentbuddy.create_app(mock_agentbuddy.MockConfig(**options), sleeper=lambda _s: None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     fake = FakeAgentBuddy(f"http://127.0.0.1:{server.server_port}", app)
     if clock_at is not None:
@@ -253,21 +253,30 @@ class Story:
 
 
 def engagement_stream(resend: Resend, client: Any, sends: list[campaigns.Send], start: datetime,
-                      pattern: Callable[[int], tuple[int, int]]) -> list[Story]:
+                      pattern: Callable[[int], tuple[int, int]],
+                      at_time: Callable[[datetime], None] | None = None) -> list[Story]:
     """Post sent + delivered + the pattern's opens and clicks for each send, minutes apart (a person
-    reading, not a privacy proxy or link scanner); returns what each contact did."""
-    stories = []
+    reading, not a privacy proxy or link scanner), in time order; `at_time(t)` runs before each
+    webhook is posted at time t (to move the clocks there and let the service work in between).
+    Returns what each contact did."""
+    stories, timeline = [], []
     for index, send in enumerate(sends):
         opens, clicks = pattern(index)
         at = start + timedelta(seconds=index)
-        resend.post(client, resend.payload("email.sent", send.provider_email_id, at))
-        resend.post(client, resend.payload("email.delivered", send.provider_email_id, at + timedelta(seconds=5)))
+        email_id = send.provider_email_id
+        timeline.append((at, resend.payload("email.sent", email_id, at)))
+        timeline.append((at + timedelta(seconds=5), resend.payload("email.delivered", email_id, at + timedelta(seconds=5))))
         for n in range(opens):
-            resend.post(client, resend.opened(send.provider_email_id, at + timedelta(minutes=20 + 30 * n)))
+            when = at + timedelta(minutes=20 + 30 * n)
+            timeline.append((when, resend.opened(email_id, when)))
         for n in range(clicks):
-            link = VALUATION_URL if n % 2 == 0 else LISTINGS_URL
-            resend.post(client, resend.clicked(send.provider_email_id, at + timedelta(minutes=21 + 30 * n), link))
-        stories.append(Story(send.contact_id, send.provider_email_id, opens, clicks))
+            when = at + timedelta(minutes=21 + 30 * n)
+            timeline.append((when, resend.clicked(email_id, when, VALUATION_URL if n % 2 == 0 else LISTINGS_URL)))
+        stories.append(Story(send.contact_id, email_id, opens, clicks))
+    for when, payload in sorted(timeline, key=lambda item: item[0]):
+        if at_time is not None:
+            at_time(when)
+        resend.post(client, payload)
     return stories
 
 
@@ -326,11 +335,26 @@ class Broadcast:
         assert not refused, refused
         return sends
 
-    def engage(self, contact_ids: list[str], pattern: Callable[[int], tuple[int, int]]) -> list[Story]:
-        """Email the contacts and play their reactions in as signed Resend webhooks, now."""
+    def engage(self, contact_ids: list[str], pattern: Callable[[int], tuple[int, int]], *,
+               live: bool = False) -> list[Story]:
+        """Email the contacts and play their reactions in as signed Resend webhooks. `live`: the
+        clocks follow each webhook's time and a delivery worker runs after each one, as the running
+        service would (its workers wake on the enqueue doorbell); otherwise all arrive now."""
         sends = self.send_campaign(contact_ids)
+        worker = self.worker("live") if live else None
+
+        def at_time(when: datetime) -> None:
+            if worker is not None:
+                worker.drain()
+                if when > self.clock.now():
+                    self.advance((when - self.clock.now()).total_seconds())
+
         with self.app().test_client() as client:
-            return engagement_stream(self.resend, client, sends, self.clock.now(), pattern)
+            stories = engagement_stream(self.resend, client, sends, self.clock.now(), pattern,
+                                        at_time if live else None)
+        if worker is not None:
+            worker.drain()
+        return stories
 
     # -- delivery
     def worker(self, name: str = "w1") -> Any:

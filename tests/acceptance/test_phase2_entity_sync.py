@@ -172,7 +172,7 @@ def test_changes_in_agentbuddy_reflected_within_15_minutes_by_change_notificatio
     web app), a change is in Broadcast as soon as the notification arrives, no clock movement."""
     app = create_app(synced.config, db=synced.db, clock=synced.clock)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         notifications.subscribe(synced.db, synced.config, synced.org,
