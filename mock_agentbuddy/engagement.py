@@ -12,6 +12,7 @@ Rules a real CRM would need and the integration must cope with:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -28,7 +29,13 @@ MAX_EVENTS_PER_CONTACT = 1000
 
 def normalise_time(value):
     """Any RFC 3339 offset in, UTC with `Z` out (what AgentBuddy always sends)."""
-    return None if value is None else iso(to_us(parse_iso(value)))
+    return None if value is None else _normalised(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalised(value: str) -> str:
+    """Remembered: a batch repeats the same few stamps (score time, envelope time) per update."""
+    return iso(to_us(parse_iso(value)))
 
 
 def live_contact(state, account_id: str, contact_id: str) -> dict | None:
