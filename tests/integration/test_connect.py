@@ -11,7 +11,7 @@ from integration import connections
 from integration.config import IntegrationConfig, MissingTokenKey
 from integration.connections import ConnectError, NotConnected, TokenSource
 
-from conftest import ConnectedOrg, advance_both
+from .conftest import ConnectedOrg, advance_both
 
 
 def _bearer_status(org: ConnectedOrg, token: str) -> int:

@@ -6,7 +6,7 @@ import json
 from integration import local_edits
 from integration.mapping import is_emailable
 
-from conftest import ConnectedOrg, advance_both, connect
+from .conftest import ConnectedOrg, advance_both, connect
 
 
 def _by_id(records: list[dict]) -> dict[str, dict]:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 
-from conftest import FakeAgentBuddy
+from .conftest import FakeAgentBuddy
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from integration import connections
 from integration.client import Unavailable
 
-from conftest import ConnectedOrg, connect
+from .conftest import ConnectedOrg, connect
 
 TABLES = ("offices", "agents", "contacts", "properties")
 

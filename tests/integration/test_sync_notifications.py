@@ -14,7 +14,7 @@ from integration import connections, notifications
 from integration import sync as sync_engine
 from integration.scheduler import Scheduler
 
-from conftest import ConnectedOrg, advance_both, connect
+from .conftest import ConnectedOrg, advance_both, connect
 
 
 def _signed(org: ConnectedOrg, body: dict, at: datetime | None = None, secret: str | None = None):

@@ -6,7 +6,7 @@ import pytest
 from integration import sync as sync_engine
 from integration.db import Database
 
-from conftest import ConnectedOrg, advance_both, connect
+from .conftest import ConnectedOrg, advance_both, connect
 
 IGNORED = {"organization_id", "synced_at"}
 TABLES = ("offices", "agents", "contacts", "properties")

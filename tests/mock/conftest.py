@@ -6,7 +6,7 @@ import pytest
 
 from mock_agentbuddy import MockConfig, create_app, stop_background
 from mock_agentbuddy.config import ALL_SCOPES
-from mock_helpers import Api, SleepRecorder, first_active_agent, obtain_token, small_config
+from .mock_helpers import Api, SleepRecorder, first_active_agent, obtain_token, small_config
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from mock_agentbuddy import create_app, state_of, stop_background
 
-from mock_helpers import small_config
+from .mock_helpers import small_config
 
 
 def test_world_lists_logins_clients_and_connections(world):

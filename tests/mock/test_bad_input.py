@@ -82,7 +82,7 @@ def test_the_journal_records_the_verdict(api, client):
 def test_a_chunked_body_over_the_limit_is_refused(live_mock):
     import requests
 
-    from mock_helpers import small_config
+    from .mock_helpers import small_config
 
     base, _ = live_mock(small_config())
 

@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 import contract
 from mock_agentbuddy import create_app, state_of, stop_background
 from mock_agentbuddy.validation import ContractValidator
-from mock_helpers import Api, first_active_agent, obtain_token, small_config
+from .mock_helpers import Api, first_active_agent, obtain_token, small_config
 
 TRICKY = [
     None, True, False, 0, -1, 101, 1.5, 2 ** 70, -(2 ** 70), "", "x", "ab_contact_1\n", "ab contact",

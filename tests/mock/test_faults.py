@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from mock_helpers import SleepRecorder, first_active_agent, obtain_token, small_config
+from .mock_helpers import SleepRecorder, first_active_agent, obtain_token, small_config
 
 
 def token_for(app) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_helpers import sweep
+from .mock_helpers import sweep
 
 
 def test_full_sweep_returns_every_live_contact_exactly_once_in_order(api, world):
