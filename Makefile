@@ -27,8 +27,10 @@ test: setup
 fuzz: setup
 	$(HARNESS) fuzz --start-mock
 
+# PostgreSQL is measured too when it answers on 127.0.0.1:5432 (or AB_BENCH_POSTGRES_URL is set).
 bench: setup
-	$(HARNESS) bench --output bench/results.json
+	AB_BENCH_POSTGRES_URL="$${AB_BENCH_POSTGRES_URL:-$$(pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test)}" \
+	  $(HARNESS) bench --output bench/results.json
 
 lint: setup
 	$(HARNESS) lint
