@@ -53,7 +53,7 @@ def bench(output: Path, only: tuple[str, ...], postgres_url: str | None) -> None
     results: dict[str, Any] = {"machine": machine(), "benchmarks": {}}
     for name in only or sorted(BENCHMARKS):
         click.echo(f"== {name}: {BENCHMARKS[name][1]}")
-        results["benchmarks"][name] = run_one(name, postgres_url)
+        results["benchmarks"][name] = run_one(name, postgres_url or None)
         click.echo(json.dumps(results["benchmarks"][name]["figures"], indent=2, default=str))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
