@@ -8,7 +8,7 @@ Time is simulated: Broadcast's `ManualClock` and the fake's frozen clock move to
 clocks, never about how long the test took.
 
 The directory is a package (`acceptance`), so tests import this module as
-`acceptance.support`: never `from conftest import …`, which picks whichever conftest another
+`tests.acceptance.support`: never `from conftest import …`, which picks whichever conftest another
 suite loaded first when suites run together.
 """
 from __future__ import annotations
@@ -116,7 +116,7 @@ class FakeAgentBuddy:
         return self.admin("GET", f"records/{entity}/{record_id}")
 
     def token(self) -> str:
-        """A read token of the first account's agent (the fake's clock is frozen: it lives for the test)."""
+        """A read token of the first account's agent, kept until the fake says it expired."""
         from harness.oauth import headless_token
 
         if self._token is None:
@@ -127,6 +127,10 @@ class FakeAgentBuddy:
         """GET on the public API, as AgentBuddy's own UI would read a record."""
         response = requests.get(f"{self.url}/v1/{path}", params=params, timeout=30,
                                 headers={"Authorization": f"Bearer {self.token()}"})
+        if response.status_code == 401:  # our token expired as the clocks moved on: sign in again
+            self._token = None
+            response = requests.get(f"{self.url}/v1/{path}", params=params, timeout=30,
+                                    headers={"Authorization": f"Bearer {self.token()}"})
         assert response.status_code == 200, (path, response.status_code, response.text)
         return response.json()
 
