@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from acceptance.support import DATABASES, Broadcast, FakeAgentBuddy, make_broadcast, open_database, start_fake
+from .support import DATABASES, Broadcast, FakeAgentBuddy, make_broadcast, open_database, start_fake
 
 
 @pytest.fixture(params=DATABASES)

@@ -7,9 +7,8 @@ Time is simulated: Broadcast's `ManualClock` and the fake's frozen clock move to
 (`Broadcast.advance`), so "within 15 minutes" or "within 24 hours" is a statement about the
 clocks, never about how long the test took.
 
-The directory is a package (`acceptance`), so tests import this module as
-`tests.acceptance.support`: never `from conftest import …`, which picks whichever conftest another
-suite loaded first when suites run together.
+Tests import it relatively (`from .support import …`), never `from conftest import …`, which
+picks whichever conftest another suite loaded first when suites run together.
 """
 from __future__ import annotations
 

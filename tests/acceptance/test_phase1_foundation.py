@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
-from acceptance.support import Broadcast, agent_signs_in_and_allows, parse_iso
+from .support import Broadcast, agent_signs_in_and_allows, parse_iso
 from integration import connections
 from integration.db import parse_ts
 from integration.scheduler import Scheduler

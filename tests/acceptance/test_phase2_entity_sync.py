@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 import mock_agentbuddy
-from acceptance.support import Broadcast, make_broadcast, parse_iso, start_fake
+from .support import Broadcast, make_broadcast, parse_iso, start_fake
 from integration import notifications
 from integration.db import parse_ts
 from integration.scheduler import Scheduler

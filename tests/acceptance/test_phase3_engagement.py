@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from acceptance.support import CAMPAIGN, Broadcast, Story, parse_iso, received_event_ids
+from .support import CAMPAIGN, Broadcast, Story, parse_iso, received_event_ids
 from integration import outbox
 from integration.db import parse_ts
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.acceptance.support import Broadcast, parse_iso
+from .support import Broadcast, parse_iso
 from integration import rescore
 from integration.mapping import is_emailable
 from integration.service import rescore_due
