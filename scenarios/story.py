@@ -128,17 +128,41 @@ def key_moments(result: dict, contact: dict) -> list[tuple[str, str]]:
         if line.get("contact") == cid:
             what = line["what"].removeprefix(contact["name"] + " ")
             moments.append((line["at"], line["day"], what))
-    previous = None
-    for point in contact["timeline"]:
-        category = point.get("propensity_category")
-        if category and category != previous:
-            at = f"{(_start(result) + timedelta(days=point['day'])).isoformat()}T23:59:59Z"
-            moments.append((at, point["day"], f"AgentBuddy now holds {category.upper()}: score "
-                                              f"{point.get('propensity_score')}, seller {point.get('seller_likelihood')}, "
-                                              f"buyer {point.get('buyer_activity_score')}"))
-            previous = category
+    shown, swings = category_runs(contact["timeline"])
+    for point in shown:
+        at = f"{(_start(result) + timedelta(days=point['day'])).isoformat()}T23:59:59Z"
+        moments.append((at, point["day"], f"AgentBuddy now holds {point['propensity_category'].upper()}: score "
+                                          f"{point.get('propensity_score')}, seller {point.get('seller_likelihood')}, "
+                                          f"buyer {point.get('buyer_activity_score')}"))
+    if swings:
+        moments.append(("9999", result["days"], f"(and {swings} one-day category swing(s), not listed)"))
     moments.sort(key=lambda m: m[0])
     return [(f"day {day:>3} {_date(result, day)}", what) for _at, day, what in moments]
+
+
+def category_runs(points: list[dict]) -> tuple[list[dict], int]:
+    """The first point of each stretch in one category, leaving out stretches of a single day
+    (unless it is the last), which would bury the story; returns them and how many were left out."""
+    runs: list[tuple[dict, int]] = []  # (first point, days held)
+    for i, point in enumerate(points):
+        category = point.get("propensity_category")
+        if not category:
+            continue
+        if not runs or runs[-1][0]["propensity_category"] != category:
+            runs.append((point, 0))
+        following = points[i + 1]["day"] if i + 1 < len(points) else None
+        held = (following - point["day"]) if following is not None else 10 ** 6
+        runs[-1] = (runs[-1][0], runs[-1][1] + held)
+    kept: list[dict] = []
+    swings = 0
+    for index, (first, held) in enumerate(runs):
+        if held < 2 and index != len(runs) - 1:
+            swings += 1
+            continue
+        if kept and kept[-1]["propensity_category"] == first["propensity_category"]:
+            continue  # the same category again once a one-day swing is left out
+        kept.append(first)
+    return kept, swings
 
 
 def received_panel(result: dict, contact: dict) -> Panel:
