@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 from standardwebhooks import Webhook
 
-from harness import servers
 from harness.oauth import headless_token
 
 
@@ -33,11 +32,13 @@ class TourResult:
     contact_after: dict = field(default_factory=dict)
 
 
-def start_fake(seed: int) -> servers.RunningServer:
+def start_fake(seed: int):
+    """The fake on a free loopback port; `.url`, `.stop()` (the replay's server: stops in 20 ms)."""
     from mock_agentbuddy import create_app
     from mock_agentbuddy.config import MockConfig
+    from scenarios.replay import serve
 
-    return servers.start(create_app(MockConfig(seed=seed, auto_approve=True, contacts_per_account=120)))
+    return serve(create_app(MockConfig(seed=seed, auto_approve=True, contacts_per_account=120)))
 
 
 def signed_post(url: str, secret: str, payload: dict, message_id: str, when) -> requests.Response:
