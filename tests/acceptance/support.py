@@ -245,6 +245,17 @@ class Resend:
         return response
 
 
+def send_campaign(db: Database, org: str, clock: Any, contact_ids: list[str],
+                  sent_at: datetime | None = None) -> list[campaigns.Send]:
+    """Broadcast's campaign tool emails the contacts: the send records map provider email ids to contacts."""
+    campaigns.upsert_campaign(db, org, CAMPAIGN, clock)
+    stamp = int((sent_at or clock.now()).timestamp())
+    sends, refused = campaigns.record_sends(db, org, CAMPAIGN.id, [(c, f"re_{stamp}_{c}") for c in contact_ids],
+                                            clock, sent_at=sent_at)
+    assert not refused, refused
+    return sends
+
+
 @dataclass
 class Story:
     """What happened to one email: the contact, its provider id and the reader's opens/clicks."""
@@ -330,20 +341,17 @@ class Broadcast:
     def app(self) -> Any:
         return create_app(self.config, db=self.db, clock=self.clock)
 
-    def send_campaign(self, contact_ids: list[str]) -> list[campaigns.Send]:
-        campaigns.upsert_campaign(self.db, self.org, CAMPAIGN, self.clock)
-        stamp = int(self.clock.now().timestamp())
-        sends, refused = campaigns.record_sends(
-            self.db, self.org, CAMPAIGN.id, [(c, f"re_{stamp}_{c}") for c in contact_ids], self.clock)
-        assert not refused, refused
-        return sends
+    def send_campaign(self, contact_ids: list[str], sent_at: datetime | None = None) -> list[campaigns.Send]:
+        return send_campaign(self.db, self.org, self.clock, contact_ids, sent_at)
 
     def engage(self, contact_ids: list[str], pattern: Callable[[int], tuple[int, int]], *,
                live: bool = False) -> list[Story]:
         """Email the contacts and play their reactions in as signed Resend webhooks. `live`: the
         clocks follow each webhook's time and a delivery worker runs after each one, as the running
         service would (its workers wake on the enqueue doorbell); otherwise all arrive now."""
-        sends = self.send_campaign(contact_ids)
+        # Live, the story starts now; otherwise it happened over the last two hours and arrives at once.
+        start = self.clock.now() if live else self.clock.now() - timedelta(hours=2)
+        sends = self.send_campaign(contact_ids, start)
         worker = self.worker("live") if live else None
 
         def at_time(when: datetime) -> None:
@@ -353,8 +361,7 @@ class Broadcast:
                     self.advance((when - self.clock.now()).total_seconds())
 
         with self.app().test_client() as client:
-            stories = engagement_stream(self.resend, client, sends, self.clock.now(), pattern,
-                                        at_time if live else None)
+            stories = engagement_stream(self.resend, client, sends, start, pattern, at_time if live else None)
         if worker is not None:
             worker.drain()
         return stories
