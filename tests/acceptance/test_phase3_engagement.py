@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from .support import CAMPAIGN, Broadcast, Story, parse_iso, received_event_ids
 from integration import outbox
 from integration.db import parse_ts
@@ -75,11 +77,14 @@ def test_engagement_metrics_visible_in_agentbuddy_contact_records(synced: Broadc
         assert campaigns[CAMPAIGN.id]["status"] == _expected_campaign_status(story), story
 
 
-def test_no_data_loss_or_duplication(synced: Broadcast):
+@pytest.mark.parametrize("mode", ["webhooks", "api"])
+def test_no_data_loss_or_duplication(synced: Broadcast, mode: str):
     """AgentBuddy has a bad day while engagement flows: 5xx bursts, a 429 storm, dropped
     connections, and answers lost after the request was applied (so retries re-send what already
     arrived). Two workers deliver. Afterwards every message and every event is at AgentBuddy
-    exactly once — its inbound log and its contact records say so — and its totals equal Broadcast's."""
+    exactly once — its inbound log and its contact records say so — and its totals equal Broadcast's.
+    Both delivery options: A (signed webhooks, `webhook-id`) and B (push API, `Idempotency-Key`)."""
+    synced.config = synced.config.replace(delivery_mode=mode)
     synced.fake.faults(
         {"kind": "error", "status": 503, "probability": 0.08, "burst": 2, "retry_after": 5, "operations": INBOUND},
         {"kind": "error", "status": 500, "probability": 0.05, "operations": INBOUND},
