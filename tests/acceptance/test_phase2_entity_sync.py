@@ -132,14 +132,26 @@ def test_sync_of_a_typical_1500_contact_account_completes_correctly(database):
 
 
 def _change_everything(broadcast: Broadcast) -> dict[str, str]:
-    contacts = broadcast.fake.records("contacts", include_deleted=False)
-    updated, deleted = contacts[0]["id"], contacts[1]["id"]
-    broadcast.fake.mutate("contact", "update", updated, {"first_name": "Changed", "tags": ["vip", "2026"]})
-    broadcast.fake.mutate("contact", "delete", deleted)
-    created = broadcast.fake.mutate("contact", "create", changes={
+    """An agent's morning in AgentBuddy: a contact edited, one deleted, one added, an office renamed,
+    an agent moved to another office, a property revalued and another one removed."""
+    fake = broadcast.fake
+    contacts = fake.records("contacts", include_deleted=False)
+    offices = fake.records("offices", include_deleted=False)
+    agent = next(a for a in fake.records("agents", include_deleted=False) if a["is_active"])
+    properties = fake.records("properties", include_deleted=False)
+    ids = {"updated": contacts[0]["id"], "deleted": contacts[1]["id"], "office": offices[0]["id"],
+           "agent": agent["id"], "new_office": next(o["id"] for o in offices if o["id"] != agent["office_id"]),
+           "property": properties[0]["id"], "gone_property": properties[1]["id"]}
+    fake.mutate("contact", "update", ids["updated"], {"first_name": "Changed", "tags": ["vip", "2026"]})
+    fake.mutate("contact", "delete", ids["deleted"])
+    ids["created"] = fake.mutate("contact", "create", changes={
         "email": "fresh.lead@example.com", "first_name": "Fresh", "last_name": "Lead", "email_opt_in": True,
     })["record"]["id"]
-    return {"updated": updated, "deleted": deleted, "created": created}
+    fake.mutate("office", "update", ids["office"], {"name": "Harbour Office"})
+    fake.mutate("agent", "update", ids["agent"], {"office_id": ids["new_office"]})
+    fake.mutate("property", "update", ids["property"], {"estimated_value": 812500})
+    fake.mutate("property", "delete", ids["gone_property"])
+    return ids
 
 
 def _assert_reflected(broadcast: Broadcast, ids: dict[str, str]) -> None:
@@ -147,6 +159,11 @@ def _assert_reflected(broadcast: Broadcast, ids: dict[str, str]) -> None:
     assert json.loads(broadcast.row("contacts", ids["updated"])["tags"]) == ["vip", "2026"]
     assert broadcast.row("contacts", ids["deleted"])["deleted_at"] is not None
     assert broadcast.row("contacts", ids["created"])["email"] == "fresh.lead@example.com"
+    assert broadcast.row("offices", ids["office"])["name"] == "Harbour Office"
+    assert broadcast.row("agents", ids["agent"])["office_id"] == ids["new_office"]
+    assert broadcast.row("properties", ids["property"])["estimated_value"] == 812500
+    assert broadcast.row("properties", ids["gone_property"])["deleted_at"] is not None
+    assert_entities_match(broadcast)
 
 
 def test_changes_in_agentbuddy_reflected_in_broadcast_within_15_minutes(synced: Broadcast):
