@@ -63,10 +63,10 @@ def load_activities(tx: Tx, org: str, ids: Sequence[str], now: datetime, *, lock
     out: dict[str, ContactActivity] = {}
     for chunk in _chunks(ids):
         for row in tx.fetchall(
-            f"SELECT contact_id, state FROM contact_activity WHERE organization_id = ?"
+            f"SELECT contact_id, state, sends FROM contact_activity WHERE organization_id = ?"
             f" AND contact_id IN ({placeholders(len(chunk))}) ORDER BY contact_id{suffix}", (org, *chunk),
         ):
-            out[row["contact_id"]] = ContactActivity.from_dict(from_json(row["state"]))
+            out[row["contact_id"]] = activity_from_row(row["state"], row["sends"])
     for contact_id in ids:
         activity = out.setdefault(contact_id, ContactActivity(contact_id))
         if activity.contact_id is None:
@@ -74,12 +74,30 @@ def load_activities(tx: Tx, org: str, ids: Sequence[str], now: datetime, *, lock
     return out
 
 
+def activity_from_row(state: str, sends: str | None) -> ContactActivity:
+    """A stored activity: `state` plus its per-email records (their own column since 0003;
+    older rows still carry them inside `state`)."""
+    data = from_json(state)
+    if sends is not None:
+        data["sends"] = from_json(sends)
+    return ContactActivity.from_dict(data)
+
+
+def scoring_activity(state: str) -> ContactActivity:
+    """An activity for scoring only, from `state` alone: per-email records are not decoded.
+    Never save it back (its records would be lost); the re-score does not."""
+    return ContactActivity.from_dict(from_json(state))
+
+
 def save_activities(tx: Tx, org: str, activities: dict[str, ContactActivity], now: datetime) -> None:
-    tx.executemany(
-        "INSERT INTO contact_activity (organization_id, contact_id, state, updated_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (organization_id, contact_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-        [(org, contact_id, to_json(activity.to_dict()), now) for contact_id, activity in activities.items()],
-    )
+    rows = []
+    stamp = format_ts(now)
+    for contact_id, activity in activities.items():
+        state = activity.to_dict()
+        sends = state.pop("sends", None)
+        rows.append((org, contact_id, to_json(state), to_json(sends or {}), stamp))
+    tx.bulk_upsert("contact_activity", ("organization_id", "contact_id", "state", "sends", "updated_at"), rows,
+                   key=("organization_id", "contact_id"), update=("state", "sends", "updated_at"))
 
 
 def load_baseline(tx: Tx, org: str) -> AccountBaseline:
@@ -160,45 +178,38 @@ def _ts(value: datetime | None) -> str | None:
     return None if value is None else format_ts(value)
 
 
+_SCORE_COLUMNS = ("organization_id", "contact_id", "propensity_score", "propensity_category", "seller_likelihood",
+                  "buyer_activity_score", "recommended_action", "contributing_factors", "score_updated_at")
+_METRIC_COLUMNS = ("organization_id", "contact_id", *METRIC_FIELDS, "computed_at")
+
+
 def write_scores(tx: Tx, org: str, payloads: Sequence[dict[str, Any]], reason: str) -> None:
-    """Upsert the latest 5.3 rows and append them to the score history."""
+    """Upsert the latest 5.3 rows and append them to the score history (changed scores only:
+    callers pass what changed, so history is one row per change, not per re-score)."""
     if not payloads:
         return
-    rows = [
-        (org, p["contact_id"], p["propensity_score"], p["propensity_category"], p["seller_likelihood"],
-         p["buyer_activity_score"], p["recommended_action"], to_json(p["contributing_factors"]), parse_ts(p["score_updated_at"]))
-        for p in payloads
-    ]
-    tx.executemany(
-        "INSERT INTO contact_scores (organization_id, contact_id, propensity_score, propensity_category,"
-        " seller_likelihood, buyer_activity_score, recommended_action, contributing_factors, score_updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, contact_id) DO UPDATE SET"
-        " propensity_score = excluded.propensity_score, propensity_category = excluded.propensity_category,"
-        " seller_likelihood = excluded.seller_likelihood, buyer_activity_score = excluded.buyer_activity_score,"
-        " recommended_action = excluded.recommended_action, contributing_factors = excluded.contributing_factors,"
-        " score_updated_at = excluded.score_updated_at",
-        rows,
-    )
+    stamps: dict[str, str] = {}  # a re-score stamps every payload alike: convert once
+    rows = []
+    for p in payloads:
+        text = p["score_updated_at"]
+        stamp = stamps.get(text)
+        if stamp is None:
+            stamp = stamps[text] = format_ts(parse_ts(text))
+        rows.append((org, p["contact_id"], p["propensity_score"], p["propensity_category"], p["seller_likelihood"],
+                     p["buyer_activity_score"], p["recommended_action"], to_json(p["contributing_factors"]), stamp))
+    tx.bulk_upsert("contact_scores", _SCORE_COLUMNS, rows, key=("organization_id", "contact_id"),
+                   update=_SCORE_COLUMNS[2:])
     tx.executemany(
         "INSERT INTO score_history (organization_id, contact_id, propensity_score, propensity_category,"
         " seller_likelihood, buyer_activity_score, reason, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r[0], r[1], r[2], r[3], r[4], r[5], reason, r[8]) for r in rows],
+        [(r[0], r[1], r[2], r[3], r[4], r[5], reason, r[8]) for r in rows], adapted=True,
     )
 
 
 def upsert_metrics(tx: Tx, org: str, rows: Sequence[tuple[str, EngagementMetrics]], now: datetime) -> None:
-    tx.executemany(
-        "INSERT INTO contact_metrics (organization_id, contact_id, total_emails_sent, total_opens, total_clicks,"
-        " open_rate, click_rate, last_email_sent_at, last_opened_at, last_clicked_at, engagement_trend, computed_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization_id, contact_id) DO UPDATE SET"
-        " total_emails_sent = excluded.total_emails_sent, total_opens = excluded.total_opens,"
-        " total_clicks = excluded.total_clicks, open_rate = excluded.open_rate, click_rate = excluded.click_rate,"
-        " last_email_sent_at = excluded.last_email_sent_at, last_opened_at = excluded.last_opened_at,"
-        " last_clicked_at = excluded.last_clicked_at, engagement_trend = excluded.engagement_trend,"
-        " computed_at = excluded.computed_at",
-        [
-            (org, contact_id, m.total_emails_sent, m.total_opens, m.total_clicks, m.open_rate, m.click_rate,
-             m.last_email_sent_at, m.last_opened_at, m.last_clicked_at, m.engagement_trend, now)
-            for contact_id, m in rows
-        ],
+    computed = format_ts(now)
+    tx.bulk_upsert(
+        "contact_metrics", _METRIC_COLUMNS,
+        [(org, contact_id, *metrics_key(m), computed) for contact_id, m in rows],
+        key=("organization_id", "contact_id"), update=_METRIC_COLUMNS[2:],
     )

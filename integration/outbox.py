@@ -156,13 +156,16 @@ def enqueue_many(tx: Tx, rows: Sequence[dict[str, Any]], now: datetime) -> list[
             raise ValueError(f"outbox kind must be one of {KINDS}, not {row['kind']!r}")
     texts = [to_json(r["payload"]) for r in rows]
     ids = _free_ids(tx, [r.get("id") or _natural_id(r, text, now) for r, text in zip(rows, texts)])
+    created = format_ts(now)
     tx.executemany(
         "INSERT INTO outbox (id, organization_id, connection_id, kind, contact_id, payload, status,"
         " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
         [
-            (mid, r["organization_id"], r["connection_id"], r["kind"], r.get("contact_id"), text, r.get("due") or now, now)
+            (mid, r["organization_id"], r["connection_id"], r["kind"], r.get("contact_id"), text,
+             format_ts(r["due"]) if r.get("due") else created, created)
             for mid, r, text in zip(ids, rows, texts)
         ],
+        adapted=True,
     )
     return ids
 

@@ -17,15 +17,17 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from integration import engagement_store as store
 from integration import outbox
 from integration.clock import Clock
-from integration.db import Database, from_json, parse_ts
-from integration.engagement import (AccountBaseline, ContactActivity, campaign_participation, engagement_metrics,
-                                    score, score_signals, signals)
+from integration.db import Database, parse_ts
+from integration.engagement import (AccountBaseline, ContactActivity, engagement_metrics, score, score_signals,
+                                    signals)
+from integration.engagement.email_record import CAMPAIGN_STATUSES
+from integration.engagement.events import iso
 
 MAX_CAMPAIGNS = 100  # the contract's limit per update
 
@@ -59,16 +61,23 @@ def _without_gc() -> Iterator[None]:
 
 
 def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) -> RescoreSummary:
-    now = clock.now()
     summary = RescoreSummary(org)
-    with _without_gc(), db.transaction() as tx:
+    with _without_gc():
+        # The pass runs in its own frame so its 100,000 activities are freed before the
+        # collector is switched back on (else its first full collection walks all of them).
+        _rescore(db, org, clock.now(), batch_size, summary)
+    return summary
+
+
+def _rescore(db: Database, org: str, now: datetime, batch_size: int, summary: RescoreSummary) -> None:
+    with db.transaction() as tx:
         contacts = {r["id"]: r for r in tx.fetchall(
             "SELECT id, contact_type, email_status FROM contacts WHERE organization_id = ? AND deleted_at IS NULL",
             (org,))}
         activities: dict[str, ContactActivity] = {}
         for row in tx.fetchall("SELECT contact_id, state FROM contact_activity WHERE organization_id = ?", (org,)):
             if row["contact_id"] in contacts:
-                activities[row["contact_id"]] = ContactActivity.from_dict(from_json(row["state"]))
+                activities[row["contact_id"]] = store.scoring_activity(row["state"])
         baseline = AccountBaseline.from_activities(activities.values(), now)
         store.save_baseline(tx, org, baseline, now)
         old = store.current_scores(tx, org)
@@ -80,8 +89,9 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
         changed: list[dict[str, Any]] = []
         metrics_rows = []
         updates: list[dict[str, Any]] = []
-        with_metrics: list[str] = []
+        restated: list[str] = []  # updates carrying everything a waiting one-contact update has
         quiet: dict[str | None, Any] = {}  # contacts with no activity score alike, per contact type
+        stamps: dict[int, str] = {}  # campaign send time -> ISO text, shared by contacts
         for contact_id, contact in contacts.items():
             if store.is_suppressed(contact["email_status"]) and contact_id in old:
                 continue  # AgentBuddy already has the last word on this contact (see docs/pipeline.md)
@@ -109,17 +119,23 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
             if activity is not None:
                 # The counters only move with events (ingest pushes those); the trend moves with
                 # time, and a changed score is worth re-stating the metrics it was computed from.
+                # 5.4 campaigns only move with events too: they travel with ingest's update and
+                # here only the first time AgentBuddy hears of the contact.
                 metrics = engagement_metrics(activity, now, trend=sig.trend)
                 metrics_rows.append((contact_id, metrics))
-                _add_metrics(update, metrics, activity)
-                with_metrics.append(contact_id)
+                update["engagement_metrics"] = metrics.to_contract()
+                if contact_id not in old:
+                    campaigns = campaign_update(activity, stamps)
+                    if campaigns:
+                        update["campaigns"] = campaigns
+                    restated.append(contact_id)
             updates.append(update)
         store.upsert_metrics(tx, org, metrics_rows, now)
         store.write_scores(tx, org, changed, "daily_rescore")
         summary.changed = len(changed)
         if updates and store.delivers_to_agentbuddy(tx, org):
             outbox.drop_superseded_propensity(tx, org, [p["contact_id"] for p in changed])
-            outbox.drop_superseded_updates(tx, org, with_metrics)
+            outbox.drop_superseded_updates(tx, org, restated)
             rows = [
                 {"organization_id": org, "connection_id": org, "kind": "batch",
                  "payload": {"updates": updates[start:start + batch_size]}}
@@ -127,23 +143,27 @@ def rescore_all(db: Database, org: str, clock: Clock, *, batch_size: int = 500) 
             ]
             outbox.enqueue_many(tx, rows, now)
             summary.messages = len(rows)
-    return summary
 
 
-def _add_metrics(update: dict[str, Any], metrics: Any, activity: ContactActivity) -> None:
-    update["engagement_metrics"] = metrics.to_contract()
-    campaigns = campaign_update(activity)
-    if campaigns:
-        update["campaigns"] = campaigns
-
-
-def campaign_update(activity: ContactActivity) -> list[dict[str, Any]]:
-    """5.4 rows as the contract takes them (newest first, at most `MAX_CAMPAIGNS`)."""
-    campaigns = [c.to_contract() for c in campaign_participation(activity)[:MAX_CAMPAIGNS]]
-    for campaign in campaigns:
-        if campaign.get("name") is None:
-            campaign.pop("name")
-    return campaigns
+def campaign_update(activity: ContactActivity, stamps: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """5.4 rows as the contract takes them, newest first, at most `MAX_CAMPAIGNS` — the same as
+    `campaign_participation(...)[i].to_contract()` (tested), built straight from the stored
+    tuples: a full re-score makes millions of these, and most contacts share the same few
+    campaign send times, so `stamps` caches their ISO text across contacts."""
+    stamps = {} if stamps is None else stamps
+    rows = sorted(((sent_ts, campaign_id, name, status)
+                   for campaign_id, (name, sent_ts, status, _email) in activity.campaigns.items()
+                   if status and sent_ts is not None), reverse=True)[:MAX_CAMPAIGNS]
+    out = []
+    for sent_ts, campaign_id, name, status in rows:
+        stamp = stamps.get(sent_ts)
+        if stamp is None:
+            stamp = stamps[sent_ts] = iso(datetime.fromtimestamp(sent_ts, timezone.utc))
+        row = {"id": campaign_id, "name": name, "sent_at": stamp, "status": CAMPAIGN_STATUSES[status]}
+        if name is None:
+            del row["name"]
+        out.append(row)
+    return out
 
 
 def due_for_rescore(db: Database, org: str, now: datetime, interval_hours: float = 24) -> bool:

@@ -381,7 +381,7 @@ class ContactActivity:
                   machine_rules=machine_rules, content_rules=content_rules)
         act.counters = [int(data["counters"].get(name, 0)) for name in COUNTER_NAMES]
         act.machine_reasons = {int(k): int(v) for k, v in data.get("machine_reasons", {}).items()}
-        act.buckets = {int(d): list(row) for d, row in data.get("buckets", {}).items()}
+        act.buckets = {int(d): row for d, row in data.get("buckets", {}).items()}  # fresh lists: owned, not copied
         act.status, act.status_at = int(data.get("status", 0)), data.get("status_at")
         act.horizon_day = data.get("horizon_day")
         act.last_sent_ts, act.last_open_ts, act.last_click_ts = data.get("last", [None, None, None])

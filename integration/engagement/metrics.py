@@ -19,7 +19,7 @@ scorer needs, so scoring a contact costs a few dozen integer operations.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -51,11 +51,16 @@ class EngagementMetrics:
 
     def to_contract(self) -> dict[str, Any]:
         """The contract's `EngagementMetricsInput` (the contact is named by the path or the update)."""
-        out = asdict(self)
-        del out["contact_id"]
-        for key in ("last_email_sent_at", "last_opened_at", "last_clicked_at"):
-            out[key] = iso(out[key]) if out[key] is not None else None
-        return out
+        # Field by field, not `asdict`: asdict deep-copies every value, which dominated a full
+        # re-score of 100,000 contacts.
+        return {
+            "total_emails_sent": self.total_emails_sent, "total_opens": self.total_opens,
+            "total_clicks": self.total_clicks, "open_rate": self.open_rate, "click_rate": self.click_rate,
+            "last_email_sent_at": None if self.last_email_sent_at is None else iso(self.last_email_sent_at),
+            "last_opened_at": None if self.last_opened_at is None else iso(self.last_opened_at),
+            "last_clicked_at": None if self.last_clicked_at is None else iso(self.last_clicked_at),
+            "engagement_trend": self.engagement_trend,
+        }
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,11 @@ def test_a_contact_who_goes_quiet_cools_down_in_the_daily_rescore(broadcast):
     assert after < before
     assert history[-1]["reason"] == "daily_rescore"
     assert summary.contacts == 3 and summary.changed >= 1 and summary.messages == 1
-    [batch] = broadcast.outbox_rows("batch")
+    [batch] = [r for r in broadcast.outbox_rows("batch") if r["contact_id"] is None]  # not ingest's own updates
     [update] = [u for u in batch["payload"]["updates"] if u["contact_id"] == "ab_contact_maria"]
     assert update["propensity_score"] == after
     assert update["engagement_metrics"]["total_emails_sent"] == 3
-    assert update["campaigns"][0]["id"] == "bc_campaign_jan"
+    assert "campaigns" not in update, "5.4 rows change only with events: ingest's update carried them"
 
 
 def test_a_rescore_with_nothing_new_sends_nothing(broadcast):
@@ -85,5 +85,5 @@ def test_the_first_rescore_scores_every_contact_and_caps_updates_per_message(bro
     summary = rescore.rescore_all(broadcast.db, broadcast.org, broadcast.clock, batch_size=2)
     # maria, james and pat (the deleted contact is not scored)
     assert (summary.scored, summary.changed, summary.messages) == (3, 3, 2)
-    sizes = sorted(len(m["payload"]["updates"]) for m in broadcast.outbox_rows("batch"))
+    sizes = sorted(len(m["payload"]["updates"]) for m in broadcast.outbox_rows("batch") if m["contact_id"] is None)
     assert sizes == [1, 2]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from integration import ingest, outbox, rescore
+from integration import campaigns, ingest, outbox, rescore
 from integration.db import parse_ts
 from integration import engagement_store as store
 from integration.engagement import EngagementEvent, natural_event_id
@@ -98,7 +98,6 @@ def test_a_trend_that_moves_with_time_reaches_agentbuddy_with_the_metrics(broadc
     assert "propensity_score" not in update
     assert update["engagement_metrics"]["engagement_trend"] != "stable"
     assert update["engagement_metrics"]["total_emails_sent"] == 3
-    assert update["campaigns"][0]["id"] == "bc_campaign_jan"
 
 
 # ----------------------------------------------------------------------------- metrics in near real time (6)
@@ -162,6 +161,17 @@ def test_after_leaving_the_email_channel_agentbuddy_is_told_once_and_then_nothin
     assert kept == final["payload"]["recommended_action"], "Broadcast's copy is what AgentBuddy holds"
 
 
+def test_the_first_rescore_of_a_contact_carries_its_campaigns(broadcast):
+    _reads_and_clicks(broadcast)
+    with broadcast.db.transaction() as tx:  # as if the history predates the connection
+        tx.execute("DELETE FROM contact_scores")
+        tx.execute("DELETE FROM outbox")
+    rescore.rescore_all(broadcast.db, broadcast.org, broadcast.clock)
+    [batch] = [r for r in broadcast.outbox_rows("batch") if r["contact_id"] is None]
+    [update] = [u for u in batch["payload"]["updates"] if u["contact_id"] == "ab_contact_maria"]
+    assert update["campaigns"][0]["id"] == "bc_campaign_jan" and update["engagement_metrics"]["total_opens"] == 3
+
+
 def test_a_contact_already_suppressed_without_a_score_gets_one(broadcast):
     with broadcast.db.transaction() as tx:
         tx.execute("UPDATE contacts SET email_status = 'unsubscribed' WHERE id = ?", ("ab_contact_james",))
@@ -213,3 +223,24 @@ def test_the_same_content_queued_twice_at_one_instant_is_two_messages(broadcast)
         second = outbox.enqueue(tx, organization_id=broadcast.org, connection_id=broadcast.org, kind="propensity",
                                 payload=payload, now=now, contact_id="ab_contact_maria")
     assert first != second and second.startswith(first)
+
+
+def test_the_fast_campaign_rows_equal_the_5_4_participation(broadcast):
+    from integration.engagement import campaign_participation
+
+    _reads_and_clicks(broadcast, weeks=3)
+    campaigns.upsert_campaign(broadcast.db, broadcast.org, campaigns.Campaign("bc_campaign_feb", "February", None),
+                              broadcast.clock)
+    email_id = broadcast.send("ab_contact_maria", "bc_campaign_feb")
+    ingest.ingest_events(broadcast.db, broadcast.org, [_event(broadcast, email_id, "delivered")], broadcast.clock)
+    with broadcast.db.transaction(readonly=True) as tx:
+        activity = store.load_activities(tx, broadcast.org, ["ab_contact_maria"], broadcast.clock.now())["ab_contact_maria"]
+    expected = []
+    for row in campaign_participation(activity):
+        contract = row.to_contract()
+        if contract["name"] is None:
+            del contract["name"]
+        expected.append(contract)
+    assert [c["id"] for c in expected] == ["bc_campaign_feb", "bc_campaign_jan"]
+    assert rescore.campaign_update(activity) == expected
+    assert rescore.campaign_update(activity, {}) == expected
