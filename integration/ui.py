@@ -16,6 +16,8 @@ from typing import Any, Callable
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 
+from contract.score_chart import score_chart
+
 from . import connections, outbox
 from .db import from_json, parse_ts
 
@@ -387,27 +389,3 @@ def _unexpected(exc: Exception):
     return _page_error("Something went wrong", "This page could not be shown; the error was logged. "
                        "If AgentBuddy or the database is down, try again when it is back.", 500)
 
-
-def score_chart(points: list[tuple[str, int]], width: int = 640, height: int = 200) -> dict | None:
-    """Coordinates for an inline SVG line chart (scores 0-100, category bands); None when empty."""
-    if not points:
-        return None
-    left, right, top, bottom = 36, 14, 10, 26
-    inner_w, inner_h = width - left - right, height - top - bottom
-    times = [parse_ts(when).timestamp() for when, _ in points]
-    span = (times[-1] - times[0]) or 1.0
-
-    def x(index: int) -> float:
-        if len(points) == 1:
-            return round(left + inner_w / 2, 1)
-        return round(left + inner_w * (times[index] - times[0]) / span, 1)
-
-    def y(value: float) -> float:
-        return round(top + inner_h * (1 - value / 100), 1)
-
-    dots = [{"x": x(i), "y": y(v), "score": v, "label": when} for i, (when, v) in enumerate(points)]
-    bands = [{"name": name, "y": y(high), "h": round(y(low) - y(high), 1)}
-             for name, low, high in (("hot", 80, 100), ("warm", 60, 80), ("cool", 40, 60), ("cold", 0, 40))]
-    return {"width": width, "height": height, "left": left, "right": width - right, "dots": dots, "bands": bands,
-            "ticks": [{"y": y(v), "v": v} for v in (0, 40, 60, 80, 100)],
-            "path": " ".join(f"{d['x']},{d['y']}" for d in dots), "first": points[0][0], "last": points[-1][0]}

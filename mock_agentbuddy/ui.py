@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .timeutil import parse_iso
+from contract.score_chart import score_chart
+
 
 CATEGORIES = ("hot", "warm", "cool", "cold")
 PAGE_SIZE = 50
@@ -193,37 +193,6 @@ def _propensities(value: Any, contact_id: str, inherited: str | None = None) -> 
     return found
 
 
-def _parse_time(value: str) -> datetime:
-    try:
-        return parse_iso(value)
-    except (TypeError, ValueError):
-        return datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def score_chart(points: list[tuple[str, int]], width: int = 560, height: int = 180) -> dict | None:
-    """Coordinates for an inline SVG line chart of scores 0-100 with the category bands."""
-    if not points:
-        return None
-    left, right, top, bottom = 36, 12, 10, 24
-    inner_w, inner_h = width - left - right, height - top - bottom
-    times = [_parse_time(when).timestamp() for when, _ in points]
-    span = (times[-1] - times[0]) or 1.0
-
-    def x(index: int) -> float:
-        if len(points) == 1:
-            return round(left + inner_w / 2, 1)
-        return round(left + inner_w * (times[index] - times[0]) / span, 1)
-
-    def y(value: float) -> float:
-        return round(top + inner_h * (1 - value / 100), 1)
-
-    dots = [{"x": x(i), "y": y(v), "score": v, "label": when} for i, (when, v) in enumerate(points)]
-    bands = [{"name": name, "y": y(high), "h": round(y(low) - y(high), 1)}
-             for name, low, high in (("hot", 80, 100), ("warm", 60, 80), ("cool", 40, 60), ("cold", 0, 40))]
-    return {"width": width, "height": height, "left": left, "right": width - right, "bottom": height - bottom,
-            "dots": dots, "bands": bands, "ticks": [{"y": y(v), "v": v} for v in (0, 40, 60, 80, 100)],
-            "path": " ".join(f"{d['x']},{d['y']}" for d in dots),
-            "first": points[0][0], "last": points[-1][0]}
 
 
 # ----------------------------------------------------------------------------- inbound log
