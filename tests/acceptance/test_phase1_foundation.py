@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import pytest
 from cryptography.fernet import Fernet
 
 from .support import Broadcast, agent_signs_in_and_allows, parse_iso
@@ -83,16 +84,37 @@ def test_contacts_appear_in_broadcast_within_5_minutes_of_connection(broadcast: 
     assert finished and max(finished) - connection.connected_at <= timedelta(minutes=5)
 
 
-def test_contacts_appear_within_5_minutes_of_a_connection_made_without_the_ui(broadcast: Broadcast):
+READS = ["list*", "get*"]
+BAD_WEATHER = [  # 5xx bursts (no Retry-After: the client's own backoff), dropped connections, cut-off pages
+    {"kind": "error", "status": 503, "probability": 0.12, "burst": 2, "operations": READS},
+    {"kind": "error", "status": 502, "probability": 0.05, "operations": READS},
+    {"kind": "reset", "probability": 0.06, "operations": READS},
+    {"kind": "truncate", "probability": 0.05, "operations": READS},
+]
+
+
+@pytest.mark.parametrize("weather", ["calm", "bad weather"])
+def test_contacts_appear_within_5_minutes_of_a_connection_made_without_the_ui(broadcast: Broadcast, weather: str):
     """A connection made elsewhere (the CLI, another process) is picked up by the background
-    schedule on its first tick: a never-synced connection is due at once, not after an interval."""
+    schedule: a never-synced connection is due at once, not after an interval — and a sync that
+    AgentBuddy's bad weather (5xx bursts; dropped connections and cut-off pages) interrupts is
+    retried or resumed on the next poll, well inside the 5 minutes."""
+    broadcast.config = broadcast.config.replace(sync_page_size=10)  # many pages: many chances to fail
     connection = broadcast.connect()
-    broadcast.advance(60)  # a scheduler poll later
-    [result] = Scheduler(broadcast.db, broadcast.config, clock=broadcast.clock).tick()
-    assert result.ok and result.detail == "synced"
     theirs = {c["id"] for c in broadcast.fake.records("contacts", include_deleted=False)}
+    if weather == "bad weather":
+        broadcast.fake.faults(*BAD_WEATHER, seed=3)
+    seen = broadcast.fake.admin("GET", "journal", params={"limit": 1})["last_seq"]
+    scheduler = Scheduler(broadcast.db, broadcast.config, clock=broadcast.clock)
+    while broadcast.clock.now() - connection.connected_at < timedelta(minutes=5):
+        broadcast.advance(60)  # a scheduler poll later
+        scheduler.tick()
+        if {c["id"] for c in broadcast.rows("contacts") if c["deleted_at"] is None} == theirs:
+            break
     assert {c["id"] for c in broadcast.rows("contacts") if c["deleted_at"] is None} == theirs
     assert broadcast.clock.now() - connection.connected_at <= timedelta(minutes=5)
+    faults = [e for e in broadcast.fake.admin("GET", "journal", params={"since": seen})["entries"] if e.get("fault")]
+    assert bool(faults) == (weather == "bad weather"), "the bad weather really happened"
 
 
 def _same_instant(ours: str | None, theirs: str | None) -> bool:
