@@ -60,10 +60,16 @@ def fake() -> Iterator[Any]:
     stop()
 
 
+@pytest.fixture(params=["webhooks", "api"])
+def delivery_mode(request: pytest.FixtureRequest) -> str:
+    """Option A (signed webhooks) is the default; Option B (push API) is one variable away."""
+    return request.param
+
+
 @pytest.fixture
-def cli(tmp_path, monkeypatch, database_url: str, fake):
+def cli(tmp_path, monkeypatch, database_url: str, fake, delivery_mode: str):
     monkeypatch.chdir(tmp_path)
-    env = {"AB_HARNESS_TOKEN_KEY": Fernet.generate_key().decode(), "RESEND_WEBHOOK_SECRET": RESEND_SECRET,
+    env = {"AB_HARNESS_DELIVERY_MODE": delivery_mode, "AB_HARNESS_TOKEN_KEY": Fernet.generate_key().decode(), "RESEND_WEBHOOK_SECRET": RESEND_SECRET,
            "AB_HARNESS_ORG": ORG, "AB_HARNESS_DATABASE_URL": database_url, "AB_HARNESS_AGENTBUDDY_URL": fake.url,
            "COLUMNS": "200"}
     runner = CliRunner()
@@ -97,7 +103,8 @@ def _engagement_stream(database_url: str, env: dict[str, str], contact_ids: list
 
 
 def test_connect_sync_engage_deliver_leaves_agentbuddy_with_correct_engagement_and_propensity(cli, fake,
-                                                                                               database_url):
+                                                                                               database_url,
+                                                                                               delivery_mode):
     connected = cli("connect", "--login-hint", fake.agent_email())
     assert f"Connected {ORG} to AgentBuddy account" in connected and fake.account_id() in connected
 
@@ -136,7 +143,10 @@ def test_connect_sync_engage_deliver_leaves_agentbuddy_with_correct_engagement_a
     quiet = [ours[c]["propensity_score"] for c, s in stories.items() if s.opens == 0 and s.clicks == 0]
     assert min(engaged) > max(quiet), "the contacts who clicked most score above those who never opened"
 
-    events = Counter(received_event_ids(fake.inbound()))
+    inbound = fake.inbound()
+    prefix = "/v1/webhooks/broadcast/" if delivery_mode == "webhooks" else ("/v1/contacts/", "/v1/engagement/")
+    assert inbound and all(e["path"].startswith(prefix) for e in inbound), "delivered the configured way"
+    events = Counter(received_event_ids(inbound))
     assert sum(events.values()) == len(events) == sum(2 + s.opens + s.clicks for s in stories.values()), \
         "every event of the stream reached AgentBuddy exactly once"
 
