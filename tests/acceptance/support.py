@@ -212,6 +212,7 @@ class Resend:
     clock: Any
     secret: str = RESEND_SECRET
     _messages: int = 0
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (svix-id, payload) posted so far
 
     def payload(self, type_: str, email_id: str, at: datetime, **data: Any) -> dict[str, Any]:
         body = {"email_id": email_id, "from": "Acme Realty <news@acme.example>", "to": ["someone@example.com"],
@@ -228,9 +229,9 @@ class Resend:
                             click={"link": link, "timestamp": iso(at), "userAgent": HUMAN_UA,
                                    "ipAddress": "203.0.113.7"})
 
-    def signed(self, payload: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    def signed(self, payload: dict[str, Any], message_id: str | None = None) -> tuple[dict[str, str], bytes]:
         self._messages += 1
-        message_id = f"msg_resend_{uuid.uuid4().hex[:8]}_{self._messages:05d}"
+        message_id = message_id or f"msg_resend_{uuid.uuid4().hex[:8]}_{self._messages:05d}"
         body = json.dumps(payload)
         now = self.clock.now()
         headers = {"svix-id": message_id, "svix-timestamp": str(int(now.timestamp())),
@@ -238,11 +239,22 @@ class Resend:
                    "content-type": "application/json"}
         return headers, body.encode()
 
-    def post(self, client: Any, payload: dict[str, Any]) -> Any:
-        headers, body = self.signed(payload)
+    def post(self, client: Any, payload: dict[str, Any], message_id: str | None = None) -> Any:
+        headers, body = self.signed(payload, message_id)
         response = client.post("/providers/resend/webhook", data=body, headers=headers)
         assert response.status_code < 300, (response.status_code, response.get_data(as_text=True))
+        self.sent.append((headers["svix-id"], payload))
         return response
+
+    def retry_everything(self, client: Any, *, fresh_ids_every: int = 3) -> int:
+        """Resend's at-least-once delivery: every webhook again with its svix-id (a retry after a
+        lost answer), and every `fresh_ids_every`-th one once more under a new id (a re-sent event)."""
+        earlier = list(self.sent)
+        for n, (message_id, payload) in enumerate(earlier):
+            self.post(client, payload, message_id)
+            if n % fresh_ids_every == 0:
+                self.post(client, payload)
+        return len(earlier)
 
 
 def send_campaign(db: Database, org: str, clock: Any, contact_ids: list[str],

@@ -81,7 +81,8 @@ def test_engagement_metrics_visible_in_agentbuddy_contact_records(synced: Broadc
 def test_no_data_loss_or_duplication(synced: Broadcast, mode: str):
     """AgentBuddy has a bad day while engagement flows: 5xx bursts, a 429 storm, dropped
     connections, and answers lost after the request was applied (so retries re-send what already
-    arrived). Two workers deliver. Afterwards every message and every event is at AgentBuddy
+    arrived). Resend, at-least-once too, delivers every webhook a second time (some under new ids).
+    Two workers deliver. Afterwards every message and every event is at AgentBuddy
     exactly once — its inbound log and its contact records say so — and its totals equal Broadcast's.
     Both delivery options: A (signed webhooks, `webhook-id`) and B (push API, `Idempotency-Key`)."""
     synced.config = synced.config.replace(delivery_mode=mode)
@@ -96,6 +97,8 @@ def test_no_data_loss_or_duplication(synced: Broadcast, mode: str):
     stories = synced.engage(contacts[:8], _pattern)  # a backlog arrives at once ...
     synced.deliver_until_done(workers=2)
     stories += synced.engage(contacts[8:], _pattern, live=True)  # ... then a live trickle
+    with synced.app().test_client() as client:  # ... and Resend delivers every webhook again
+        assert synced.resend.retry_everything(client) == sum(2 + s.opens + s.clicks for s in stories)
     synced.deliver_until_done(workers=2)
 
     counts = outbox.counts(synced.db, synced.org)
