@@ -19,7 +19,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import requests
 from cryptography.fernet import Fernet
@@ -31,7 +31,7 @@ from integration import campaigns, connections, outbox
 from integration import sync as sync_engine
 from integration.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database, from_json
+from integration.db import Database
 from integration.service import build_worker
 from integration.web import create_app
 
@@ -291,7 +291,8 @@ def engagement_stream(resend: Resend, client: Any, sends: list[campaigns.Send], 
         at = start + timedelta(seconds=index)
         email_id = send.provider_email_id
         timeline.append((at, resend.payload("email.sent", email_id, at)))
-        timeline.append((at + timedelta(seconds=5), resend.payload("email.delivered", email_id, at + timedelta(seconds=5))))
+        delivered = at + timedelta(seconds=5)
+        timeline.append((delivered, resend.payload("email.delivered", email_id, delivered)))
         for n in range(opens):
             when = at + timedelta(minutes=20 + 30 * n)
             timeline.append((when, resend.opened(email_id, when)))
@@ -437,15 +438,3 @@ def received_event_ids(entries: list[dict[str, Any]]) -> list[str]:
         elif isinstance(body, dict) and "event_id" in body:
             out.append(body["event_id"])
     return out
-
-
-def decode(row: dict[str, Any], *names: str) -> dict[str, Any]:
-    for name in names:
-        if isinstance(row.get(name), str):
-            row[name] = from_json(row[name])
-    return row
-
-
-def iter_pages(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

@@ -69,9 +69,9 @@ def delivery_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def cli(tmp_path, monkeypatch, database_url: str, fake, delivery_mode: str):
     monkeypatch.chdir(tmp_path)
-    env = {"AB_HARNESS_DELIVERY_MODE": delivery_mode, "AB_HARNESS_TOKEN_KEY": Fernet.generate_key().decode(), "RESEND_WEBHOOK_SECRET": RESEND_SECRET,
-           "AB_HARNESS_ORG": ORG, "AB_HARNESS_DATABASE_URL": database_url, "AB_HARNESS_AGENTBUDDY_URL": fake.url,
-           "COLUMNS": "200"}
+    env = {"AB_HARNESS_DELIVERY_MODE": delivery_mode, "AB_HARNESS_TOKEN_KEY": Fernet.generate_key().decode(),
+           "RESEND_WEBHOOK_SECRET": RESEND_SECRET, "AB_HARNESS_ORG": ORG, "AB_HARNESS_DATABASE_URL": database_url,
+           "AB_HARNESS_AGENTBUDDY_URL": fake.url, "COLUMNS": "200"}
     runner = CliRunner()
 
     def run(*args: str) -> str:
