@@ -7,11 +7,13 @@ one scan per organization.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from integration.db import Tx, format_ts, from_json, parse_ts, placeholders, to_json
 from integration.engagement import AccountBaseline, ContactActivity, EngagementMetrics
+from integration.engagement.email_record import CAMPAIGN_STATUSES
+from integration.engagement.events import iso
 
 SCORE_FIELDS = ("propensity_score", "propensity_category", "seller_likelihood", "buyer_activity_score",
                 "recommended_action")
@@ -20,6 +22,7 @@ METRIC_FIELDS = ("total_emails_sent", "total_opens", "total_clicks", "open_rate"
                  "last_email_sent_at", "last_opened_at", "last_clicked_at", "engagement_trend")
 #: email_status values after which nothing more is pushed about a contact (AgentBuddy was told once).
 SUPPRESSED = frozenset({"unsubscribed", "complained", "bounced"})
+MAX_CAMPAIGNS = 100  # the contract's limit per update
 _CHUNK = 500
 
 
@@ -213,3 +216,24 @@ def upsert_metrics(tx: Tx, org: str, rows: Sequence[tuple[str, EngagementMetrics
         [(org, contact_id, *metrics_key(m), computed) for contact_id, m in rows],
         key=("organization_id", "contact_id"), update=_METRIC_COLUMNS[2:],
     )
+
+
+def campaign_update(activity: ContactActivity, stamps: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """5.4 rows as the contract takes them, newest first, at most `MAX_CAMPAIGNS` — the same as
+    `campaign_participation(...)[i].to_contract()` (tested), built straight from the stored
+    tuples: a full re-score makes millions of these, and most contacts share the same few
+    campaign send times, so `stamps` caches their ISO text across contacts."""
+    stamps = {} if stamps is None else stamps
+    rows = sorted(((sent_ts, campaign_id, name, status)
+                   for campaign_id, (name, sent_ts, status, _email) in activity.campaigns.items()
+                   if status and sent_ts is not None), reverse=True)[:MAX_CAMPAIGNS]
+    out = []
+    for sent_ts, campaign_id, name, status in rows:
+        stamp = stamps.get(sent_ts)
+        if stamp is None:
+            stamp = stamps[sent_ts] = iso(datetime.fromtimestamp(sent_ts, timezone.utc))
+        row = {"id": campaign_id, "name": name, "sent_at": stamp, "status": CAMPAIGN_STATUSES[status]}
+        if name is None:
+            del row["name"]
+        out.append(row)
+    return out

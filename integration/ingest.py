@@ -10,6 +10,11 @@ and the event's natural key (`engagement_events.provider_event_key`, the same ev
 message id). Unknown provider event types are stored as `unmapped` and acknowledged with 2xx:
 a provider that adds a type tomorrow must not see us fail.
 
+What is queued (docs/pipeline.md, "What goes out, and when"): each event at once; the contact's
+score when anything AgentBuddy shows changed; its 5.2 metrics and 5.4 campaigns as a one-contact
+`engagement.batch_update` after a short debounce. A contact already unsubscribed, complained or
+hard-bounced gets its events sent but no further scores or metrics: AgentBuddy was told once.
+
 Machine-generated events (privacy-proxy opens, link-scanner clicks) are stored flagged, do not
 count in metrics or scores, and are still sent to AgentBuddy in real time with
 `metadata.machine_generated: true` (and `machine_reason`): AgentBuddy sees the same event log
@@ -34,7 +39,6 @@ from integration.engagement import (
 from integration.engagement.activity import url_key
 from integration.engagement.machine import MACHINE_REASONS, classify_clicks, classify_opens
 from integration.outbox import Doorbell
-from integration.rescore import campaign_update
 
 PROVIDER = "resend"
 #: Statuses an event puts on the contact so campaigns.py never emails them again.
@@ -261,7 +265,7 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
         metrics_news = old_metrics.get(contact_id) != store.metrics_key(metrics)
         if deliver and (metrics_news or contact_id in touched_campaigns):
             update: dict[str, Any] = {"engagement_metrics": metrics.to_contract()}
-            campaigns = campaign_update(activity)
+            campaigns = store.campaign_update(activity)
             if campaigns:
                 update["campaigns"] = campaigns
             outbox.enqueue_update(tx, organization_id=org, connection_id=org, contact_id=contact_id, update=update,

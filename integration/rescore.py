@@ -1,23 +1,29 @@
 """The daily batch re-score (spec 8 "Daily Batch", Phase 4 "scores update within 24 hours").
 
-Real-time ingest re-scores a contact when an event arrives; this pass catches everything time
-alone changes (a hot contact who went quiet cools down, trends shift as windows slide) and keeps
-AgentBuddy's 5.2 metrics and 5.4 campaigns fresh. Account baseline first (the average every base
-score compares against), then every contact from its stored activity — no event log replay.
+Real-time ingest re-scores a contact, and queues its metrics and campaigns, when an event
+arrives; this pass catches everything time alone changes (a hot contact who went quiet cools
+down, trends shift as windows slide, a factor sentence changes while the score stays put).
+Account baseline first (the average every base score compares against), then every contact
+from its stored activity — no event log replay.
 
-Set-based: one read of contacts, one of activities, one of current scores; `executemany` writes;
-each contact's signals are computed once (score and trend both read them), full 5.2 metrics only
-for contacts whose score changed (counters only change with events, which ingest handles), and
-contacts without any activity share one score per contact type;
-changed contacts go to AgentBuddy as `engagement.batch_update` messages of up to
-`batch_size` updates (Appendix B), each carrying propensity + engagement_metrics + campaigns.
+What goes out: an update per contact whose propensity (any field AgentBuddy shows, factors
+included) or trend changed — the propensity when it changed, the full 5.2 metrics (the counters
+are restated; only the trend moves with time), and 5.4 campaigns only for a contact AgentBuddy
+has no score for yet (campaigns move only with events, and ingest sends those). Contacts that
+unsubscribed, complained or hard-bounced are skipped once they have a score: AgentBuddy was told.
+Updates travel as `engagement.batch_update` messages of up to `batch_size` (Appendix B).
+
+Set-based and lean, because it touches every contact daily: one read each of contacts,
+activity states (without per-email records, see migration 0003), scores and trends; each
+contact's signals computed once and shared by score, trend and metrics; contacts without
+activity share one score per contact type; bulk writes; history rows only for changed scores.
 """
 from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator
 
 from integration import engagement_store as store
@@ -26,10 +32,7 @@ from integration.clock import Clock
 from integration.db import Database, parse_ts
 from integration.engagement import (AccountBaseline, ContactActivity, engagement_metrics, score, score_signals,
                                     signals)
-from integration.engagement.email_record import CAMPAIGN_STATUSES
-from integration.engagement.events import iso
 
-MAX_CAMPAIGNS = 100  # the contract's limit per update
 
 
 @dataclass
@@ -125,7 +128,7 @@ def _rescore(db: Database, org: str, now: datetime, batch_size: int, summary: Re
                 metrics_rows.append((contact_id, metrics))
                 update["engagement_metrics"] = metrics.to_contract()
                 if contact_id not in old:
-                    campaigns = campaign_update(activity, stamps)
+                    campaigns = store.campaign_update(activity, stamps)
                     if campaigns:
                         update["campaigns"] = campaigns
                     restated.append(contact_id)
@@ -143,27 +146,6 @@ def _rescore(db: Database, org: str, now: datetime, batch_size: int, summary: Re
             ]
             outbox.enqueue_many(tx, rows, now)
             summary.messages = len(rows)
-
-
-def campaign_update(activity: ContactActivity, stamps: dict[int, str] | None = None) -> list[dict[str, Any]]:
-    """5.4 rows as the contract takes them, newest first, at most `MAX_CAMPAIGNS` — the same as
-    `campaign_participation(...)[i].to_contract()` (tested), built straight from the stored
-    tuples: a full re-score makes millions of these, and most contacts share the same few
-    campaign send times, so `stamps` caches their ISO text across contacts."""
-    stamps = {} if stamps is None else stamps
-    rows = sorted(((sent_ts, campaign_id, name, status)
-                   for campaign_id, (name, sent_ts, status, _email) in activity.campaigns.items()
-                   if status and sent_ts is not None), reverse=True)[:MAX_CAMPAIGNS]
-    out = []
-    for sent_ts, campaign_id, name, status in rows:
-        stamp = stamps.get(sent_ts)
-        if stamp is None:
-            stamp = stamps[sent_ts] = iso(datetime.fromtimestamp(sent_ts, timezone.utc))
-        row = {"id": campaign_id, "name": name, "sent_at": stamp, "status": CAMPAIGN_STATUSES[status]}
-        if name is None:
-            del row["name"]
-        out.append(row)
-    return out
 
 
 def due_for_rescore(db: Database, org: str, now: datetime, interval_hours: float = 24) -> bool:

@@ -242,5 +242,5 @@ def test_the_fast_campaign_rows_equal_the_5_4_participation(broadcast):
             del contract["name"]
         expected.append(contract)
     assert [c["id"] for c in expected] == ["bc_campaign_feb", "bc_campaign_jan"]
-    assert rescore.campaign_update(activity) == expected
-    assert rescore.campaign_update(activity, {}) == expected
+    assert store.campaign_update(activity) == expected
+    assert store.campaign_update(activity, {}) == expected
