@@ -58,3 +58,32 @@ def test_a_six_hour_outage_cannot_use_up_the_attempts():
         assert attempts == 8
         shortest = min(shortest, now - NOW)
     assert shortest >= schedule.minimum_span() > timedelta(hours=6)
+
+
+def test_messages_queued_during_a_six_hour_outage_are_delivered_not_dead_lettered(broadcast):
+    """AgentBuddy answers 503 for six hours; every message still arrives afterwards."""
+    from integration import ingest, outbox
+    from integration.delivery import DeliveryWorker, Outcome
+    from integration.engagement import EngagementEvent, natural_event_id
+
+    outage_ends = broadcast.clock.now() + timedelta(hours=6)
+
+    class DownForSixHours:
+        def send(self, message, now):
+            return Outcome(503, "HTTP 503: down") if now < outage_ends else Outcome(200)
+
+    for contact in ("ab_contact_maria", "ab_contact_james"):
+        email_id = broadcast.send(contact)
+        at = broadcast.clock.now()
+        ingest.ingest_events(broadcast.db, broadcast.org, [EngagementEvent(
+            event_id=natural_event_id(email_id, kind, at), event_type=kind, occurred_at=at, email_id=email_id)
+            for kind in ("sent", "delivered")], broadcast.clock)
+    worker = DeliveryWorker(broadcast.db, broadcast.clock, DownForSixHours(), schedule=RetrySchedule(seed=0))
+    for _ in range(100):
+        worker.drain()
+        due = outbox.next_due(broadcast.db, broadcast.org)
+        if due is None:
+            break
+        broadcast.clock.set(max(due, broadcast.clock.now()))
+    counts = outbox.counts(broadcast.db, broadcast.org)
+    assert counts["dead"] == 0 and counts["delivered"] >= 6 and worker.stats.retried > 0, counts
