@@ -195,6 +195,9 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
     contacts = store.contact_rows(tx, org, list(by_contact))
     activities = store.load_activities(tx, org, list(by_contact), now, lock=True)
     was_suppressed = {cid for cid, row in contacts.items() if store.is_suppressed(row.get("email_status"))}
+    # AgentBuddy deleted these: it would answer 404 to anything about them, forever. Their events
+    # are kept (and scored) here; nothing about them is queued for AgentBuddy.
+    gone = {cid for cid, row in contacts.items() if row.get("deleted_at")}
     touched_campaigns: set[str] = set()  # contacts whose 5.4 rows may have moved
     outgoing: list[dict[str, Any]] = []
     flagged: list[tuple[int, str | None, str, str]] = []
@@ -214,7 +217,7 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
                 summary.status_changes += 1
             if event.event_type in CAMPAIGN_EVENTS and not event.machine:
                 touched_campaigns.add(contact_id)
-            if deliver and event.is_contract_event and event.campaign_id:
+            if deliver and contact_id not in gone and event.is_contract_event and event.campaign_id:
                 outgoing.append({"organization_id": org, "connection_id": org, "kind": "event",
                                  "contact_id": contact_id, "payload": wire_event(event)})
     if flagged:
@@ -228,13 +231,14 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
         outbox.enqueue_many(tx, outgoing, now)
         summary.enqueued_events = len(outgoing)
     store.save_activities(tx, org, activities, now)
-    _rescore_and_queue(tx, org, activities, contacts, was_suppressed, touched_campaigns, deliver, summary, now)
+    _rescore_and_queue(tx, org, activities, contacts, was_suppressed | gone, touched_campaigns, deliver, summary, now,
+                       gone=gone)
     return summary
 
 
 def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity], contacts: dict[str, dict],
                        was_suppressed: set[str], touched_campaigns: set[str], deliver: bool,
-                       summary: IngestSummary, now: datetime) -> None:
+                       summary: IngestSummary, now: datetime, *, gone: frozenset[str] | set[str] = frozenset()) -> None:
     """Fresh metrics and score for each touched contact; what changed goes to AgentBuddy.
 
     A contact suppressed *before* this batch is not pushed again (its events still are): the
@@ -257,7 +261,7 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
         if store.score_changed(old_scores.get(contact_id), payload):
             changed_scores.append(payload)
             summary.propensity_changes += 1
-            if deliver:
+            if deliver and contact_id not in gone:
                 outbox.enqueue_propensity(tx, organization_id=org, connection_id=org, contact_id=contact_id,
                                           payload=payload, now=now)
         if contact_id in was_suppressed:

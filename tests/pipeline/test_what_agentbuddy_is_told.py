@@ -244,3 +244,26 @@ def test_the_fast_campaign_rows_equal_the_5_4_participation(broadcast):
     assert [c["id"] for c in expected] == ["bc_campaign_feb", "bc_campaign_jan"]
     assert store.campaign_update(activity) == expected
     assert store.campaign_update(activity, {}) == expected
+
+
+# ----------------------------------------------------------------------------- deleted in AgentBuddy
+
+def test_nothing_is_queued_for_a_contact_agentbuddy_deleted_but_its_events_are_kept(broadcast):
+    """AgentBuddy answers 404 about a deleted contact forever: queuing would only fill dead letters."""
+    email_id = broadcast.send("ab_contact_maria")
+    _settle_everything(broadcast)
+    with broadcast.db.transaction() as tx:  # the sync applied AgentBuddy's tombstone after the send
+        tx.execute("UPDATE contacts SET deleted_at = ? WHERE organization_id = ? AND id = ?",
+                   ("2026-01-15T12:00:00.000000Z", broadcast.org, "ab_contact_maria"))
+    events = [_event(broadcast, email_id, "delivered")]
+    broadcast.clock.advance(timedelta(hours=2))
+    events.append(_event(broadcast, email_id, "opened"))
+
+    summary = ingest.ingest_events(broadcast.db, broadcast.org, events, broadcast.clock)
+
+    assert summary.received == 2 and summary.duplicates == 0
+    assert _unsent(broadcast, "ab_contact_maria") == []
+    with broadcast.db.transaction() as tx:
+        stored = tx.fetchval("SELECT COUNT(*) FROM engagement_events WHERE organization_id = ? AND contact_id = ?",
+                             (broadcast.org, "ab_contact_maria"))
+    assert stored == 2
