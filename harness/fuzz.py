@@ -15,8 +15,6 @@ import click
 import requests
 
 from contract import spec_path
-
-CONFIG_FILE = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 from harness import servers
 from harness.oauth import headless_token
 
@@ -36,9 +34,8 @@ def first_agent_email(base_url: str) -> str:
 def schemathesis_command(url: str, token: str, seed: int, max_examples: int, phases: str,
                          report_dir: Path | None) -> list[str]:
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
-    config = ["--config-file", str(CONFIG_FILE)] if CONFIG_FILE.is_file() else []
     command = [
-        executable, *config, "run", str(spec_path()), "--url", f"{url.rstrip('/')}/v1",
+        executable, "run", str(spec_path()), "--url", f"{url.rstrip('/')}/v1",
         "--checks", "all", "--phases", phases, "--seed", str(seed),
         "--max-examples", str(max_examples), "--header", f"Authorization: Bearer {token}",
         "--workers", "1",

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator, TypeVar
 
 from . import connections
-from .client import AgentBuddyClient, RequestRejected
+from .client import AgentBuddyClient, NotFound, RequestRejected
 from .clock import Clock, SystemClock
 from .config import IntegrationConfig
 from .db import Database, Tx, format_ts, parse_ts, placeholders, to_json
@@ -200,8 +200,8 @@ class _Run:
             entity.resumed = entity.resumed or resumed
             try:
                 self._sweep(stream, since, cursor, entity)
-            except RequestRejected as exc:
-                if exc.code != "invalid_cursor":
+            except (RequestRejected, NotFound) as exc:
+                if not _cursor_refused(exc):
                     raise
                 # The stored cursor is no longer accepted: continue from the run's high-water mark.
                 self._restart_from_hwm(stream)
@@ -534,3 +534,10 @@ def _upsert(tx: Tx, stream: Stream, writes: list[dict[str, Any]]) -> None:
               if c not in ("organization_id", stream.primary_key) and c not in stream.protected_columns]
     tx.bulk_upsert(stream.table, columns, [tuple(w[c] for c in columns) for w in writes],
                    key=("organization_id", stream.primary_key), update=update)
+
+
+def _cursor_refused(exc: RequestRejected | NotFound) -> bool:
+    """AgentBuddy no longer takes the stored cursor: 404 `invalid_cursor` (not a page it issued),
+    or 400 naming `query.cursor` (no longer its cursor grammar)."""
+    return exc.code == "invalid_cursor" or any(
+        isinstance(error, dict) and error.get("field") == "query.cursor" for error in (exc.errors or []))

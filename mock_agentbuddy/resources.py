@@ -146,7 +146,7 @@ def _register(bp: Blueprint, state, pager: Pager, resource: Resource, guard) -> 
             try:
                 page = pager.page(collection, query, f"{account_id}:{resource.entity}")
             except CursorError as error:
-                return problem(400, "invalid_cursor", "Invalid cursor", str(error),
+                return problem(404, "invalid_cursor", "No such page", str(error),
                                [{"field": "query.cursor", "message": str(error)}])
             pagination = json.dumps({"total": page.total, "page": page.page, "per_page": page.per_page,
                                      "next_cursor": page.next_cursor}, separators=(",", ":"))

@@ -79,13 +79,18 @@ def test_changes_made_while_a_killed_sync_was_down_are_not_lost(synced_world: Co
     assert {org.row("contacts", r["id"])["last_name"] for r in contacts[:3]} == {"Second"}
 
 
-def test_a_cursor_the_server_no_longer_accepts_restarts_from_the_high_water_mark(connected_org: ConnectedOrg):
+@pytest.mark.parametrize("stale_cursor", [
+    "expired-cursor",                          # no longer the server's cursor grammar: 400 naming query.cursor
+    "bm90LWEtY3Vyc29yLWlzc3VlZC1oZXJl",       # well-formed, but no page the server issued: 404 invalid_cursor
+])
+def test_a_cursor_the_server_no_longer_accepts_restarts_from_the_high_water_mark(connected_org: ConnectedOrg,
+                                                                                 stale_cursor: str):
     org = connected_org
     with pytest.raises(Crash):
         org.sync(fault=_crash_at("contacts", 2, "committed"))
     with org.db.transaction() as tx:
-        tx.execute("UPDATE sync_state SET run_cursor = 'expired-cursor' WHERE organization_id = 'org_a'"
-                   " AND entity = 'contacts'")
+        tx.execute("UPDATE sync_state SET run_cursor = ? WHERE organization_id = 'org_a'"
+                   " AND entity = 'contacts'", (stale_cursor,))
     org.sync()
     clean = connect(org.db, org.config, org.clock, org.fake, "org_clean")
     clean.sync()

@@ -29,15 +29,22 @@ def test_bad_query_parameters_are_named(api, query, field):
     assert field in [e["field"] for e in body["errors"]]
 
 
-def test_a_cursor_not_issued_by_the_server_is_refused(api):
-    body = problem_of(api.get("/v1/contacts", query_string={"cursor": "bm90LWEtY3Vyc29y"}), 400, "invalid_cursor")
+def test_a_well_formed_cursor_not_issued_by_the_server_names_no_page(api):
+    body = problem_of(api.get("/v1/contacts", query_string={"cursor": "bm90LWEtY3Vyc29y"}), 404, "invalid_cursor")
     assert body["errors"][0]["field"] == "query.cursor"
+
+
+@pytest.mark.parametrize("cursor", ["0", "not a cursor!", "x" * 600])
+def test_a_cursor_breaking_the_grammar_is_a_malformed_request(api, cursor):
+    response = api.get("/v1/contacts", query_string={"cursor": cursor})
+    assert response.status_code == 400 and response.content_type == "application/problem+json"
+    assert "query.cursor" in [e["field"] for e in response.get_json()["errors"]]
 
 
 def test_a_cursor_reused_with_other_filters_is_refused(api):
     cursor = api.get("/v1/contacts", query_string={"per_page": 2}).get_json()["pagination"]["next_cursor"]
-    problem_of(api.get("/v1/contacts", query_string={"cursor": cursor, "contact_type": "buyer"}), 400, "invalid_cursor")
-    problem_of(api.get("/v1/offices", query_string={"cursor": cursor}), 400, "invalid_cursor")
+    problem_of(api.get("/v1/contacts", query_string={"cursor": cursor, "contact_type": "buyer"}), 404, "invalid_cursor")
+    problem_of(api.get("/v1/offices", query_string={"cursor": cursor}), 404, "invalid_cursor")
     assert api.get("/v1/contacts", query_string={"cursor": cursor, "per_page": 9}).status_code == 200
 
 
