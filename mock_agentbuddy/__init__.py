@@ -32,12 +32,13 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None, 
         app.extensions["mock_churn"] = ChurnRunner(state, config.churn)
 
     # before_request hooks run in this order, after_request hooks in reverse: the journal sees
-    # the final response, the strict check sees every header, the rate limit counts first.
+    # the final response, the strict check sees every header; the operation is identified (and a
+    # request missing required headers set aside as malformed) before the rate limit counts.
     errors.init_errors(app)
     observe.init_observe(app, state)
     validation.init_strict_responses(app, state)
+    validation.init_validation(app, state)  # identifies the operation (and missing headers) first
     ratelimit.init_ratelimit(app, state)
-    validation.init_validation(app, state)
     faults.init_faults(app, state)
     init_oauth(app, state)
     app.register_blueprint(resources.build_blueprint(state, require_scope))

@@ -90,7 +90,9 @@ def init_ratelimit(app: Flask, state) -> None:
 
     @app.before_request
     def count():
-        if not request.path.startswith("/v1/"):
+        # A request without the contract's required headers is malformed: it gets its 400 and is
+        # not counted, so a client (or fuzzer) learns what is wrong with it, not that it was late.
+        if not request.path.startswith("/v1/") or g.get("missing_headers"):
             return None
         allowed, remaining, reset = limiter.hit(client_key())
         g.ratelimit = (remaining, reset)

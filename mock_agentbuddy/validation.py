@@ -56,6 +56,11 @@ class Operation:
     path: str  # the contract's template, e.g. /contacts/{contact_id}
     query_params: frozenset[str]
     has_body: bool
+    required_headers: frozenset[str] = frozenset()  # lower-case names
+
+    def missing_headers(self, headers) -> list[str]:
+        """Required headers the request lacks: such a request is malformed (400) whatever else holds."""
+        return sorted(name for name in self.required_headers if name not in headers)
 
 
 def _shape(path: str) -> str:
@@ -84,9 +89,10 @@ def _load(path: str, mtime: float) -> tuple[OpenAPI, dict[tuple[str, str], Opera
             operation.pop("security", None)
             params = [_resolve(spec, p) for p in shared + operation.get("parameters", [])]
             queries = frozenset(p["name"] for p in params if p.get("in") == "query")
+            headers = frozenset(p["name"].lower() for p in params if p.get("in") == "header" and p.get("required"))
             operations[(method.upper(), _shape(base + template))] = Operation(
                 operation.get("operationId", f"{method} {template}"), method.upper(), template, queries,
-                "requestBody" in operation)
+                "requestBody" in operation, headers)
     schema_validators = CompiledSchemaValidators(spec)
     config = Config(
         schema_validators_factory=schema_validators,
@@ -350,6 +356,7 @@ def init_validation(app: Flask, state) -> None:
         rule = request.url_rule.rule if request.url_rule else None
         operation = contract_validator.operation_for(request.method, rule)
         g.operation_id = operation.operation_id if operation else None
+        g.missing_headers = operation.missing_headers(request.headers) if operation else []
         if not request.path.startswith("/v1/"):
             return None
         failure = _body_precheck(body_limit(state.config, g.operation_id))

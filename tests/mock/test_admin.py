@@ -163,3 +163,18 @@ def test_cli_help_lists_the_documented_flags():
                  "--agents-per-account", "--auto-approve", "--strict", "--rate-limit", "--access-token-ttl",
                  "--fault", "--churn", "--epoch"):
         assert flag in text
+
+
+@pytest.mark.parametrize("mock_config", [small_config(rate_limit="2/min")])
+def test_a_request_missing_required_headers_is_malformed_even_over_the_quota(mock_config, agent_token, client):
+    """A client (or fuzzer) that forgot the signature headers learns that, not that it was late."""
+    client.post("/__admin/clock", json={"freeze": True, "set": "2026-03-01T12:00:10Z"})
+    headers = {"Authorization": f"Bearer {agent_token()}"}
+    assert [client.get("/v1/offices", headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+    event = {"event_type": "email.opened", "timestamp": "2026-03-01T12:00:00Z",
+             "data": {"contact_id": "ab_contact_00001", "campaign_id": "c1", "campaign_name": "March"}}
+    unsigned = client.post("/v1/webhooks/broadcast/events", json=event,
+                           headers={**headers, "webhook-id": "msg_1", "webhook-timestamp": "1772366400"})
+    assert unsigned.status_code == 400 and unsigned.content_type == "application/problem+json"
+    assert "header.webhook-signature" in [e["field"] for e in unsigned.get_json()["errors"]]
+    assert client.get("/v1/offices", headers=headers).status_code == 429, "the malformed request changed no quota"
