@@ -24,9 +24,7 @@ from typing import Any, Callable
 import requests
 from cryptography.fernet import Fernet
 from svix.webhooks import Webhook as SvixWebhook
-from werkzeug.serving import make_server
 
-import mock_agentbuddy
 from integration import campaigns, connections, outbox
 from integration import sync as sync_engine
 from integration.clock import ManualClock
@@ -34,6 +32,9 @@ from integration.config import IntegrationConfig
 from integration.db import Database
 from integration.service import build_worker
 from integration.web import create_app
+
+from ..fake_agentbuddy import FakeAgentBuddy, iso, parse_iso
+from ..fake_agentbuddy import start_fake as shared_start_fake
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -47,105 +48,7 @@ HUMAN_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML,
 DATABASES = ("sqlite", "postgresql")
 
 
-def iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 # ----------------------------------------------------------------------------- the fake AgentBuddy
-
-@dataclass
-class FakeAgentBuddy:
-    """A running fake: its URL, its app, and its admin back door (`/__admin/`)."""
-
-    url: str
-    app: Any
-    _world: dict[str, Any] | None = None
-    _token: str | None = None
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.url}/__admin/{path}", timeout=30, **kwargs)
-        assert response.status_code < 300, (path, response.status_code, response.text)
-        return response.json() if response.content else None
-
-    def world(self) -> dict[str, Any]:
-        if self._world is None:
-            self._world = self.admin("GET", "world")
-        return self._world
-
-    def account_id(self, index: int = 0) -> str:
-        return self.world()["accounts"][index]["id"]
-
-    def agent_email(self, index: int = 0) -> str:
-        agents = self.world()["accounts"][index]["agents"]
-        return next(a["email"] for a in agents if a["is_active"] and not a["deleted_at"])
-
-    def set_clock(self, instant: datetime, *, freeze: bool = True) -> None:
-        self.admin("POST", "clock", json={"set": iso(instant), "freeze": freeze})
-
-    def now(self) -> datetime:
-        return parse_iso(self.admin("GET", "clock")["now"])
-
-    def mutate(self, entity: str, op: str, record_id: str | None = None,
-               changes: dict[str, Any] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"entity": entity, "op": op}
-        if record_id:
-            body["id"] = record_id
-        if changes is not None:
-            body["changes"] = changes
-        return self.admin("POST", "mutate", json=body)
-
-    def faults(self, *faults: dict[str, Any], seed: int = 11) -> None:
-        self.admin("POST", "faults", json={"faults": list(faults), "seed": seed})
-
-    def inbound(self) -> list[dict[str, Any]]:
-        entries, since = [], 0
-        while True:
-            page = self.admin("GET", "inbound", params={"since": since, "limit": 1000})["entries"]
-            if not page:
-                return entries
-            entries.extend(page)
-            since = page[-1]["seq"]
-
-    def raw_record(self, entity: str, record_id: str) -> dict[str, Any]:
-        """One record as the fake stores it, with the events it received (admin view)."""
-        return self.admin("GET", f"records/{entity}/{record_id}")
-
-    def token(self) -> str:
-        """A read token of the first account's agent, kept until the fake says it expired."""
-        from harness.oauth import headless_token
-
-        if self._token is None:
-            self._token = headless_token(self.url, self.agent_email())["access_token"]
-        return self._token
-
-    def get(self, path: str, **params: Any) -> dict[str, Any]:
-        """GET on the public API, as AgentBuddy's own UI would read a record."""
-        response = requests.get(f"{self.url}/v1/{path}", params=params, timeout=30,
-                                headers={"Authorization": f"Bearer {self.token()}"})
-        if response.status_code == 401:  # our token expired as the clocks moved on: sign in again
-            self._token = None
-            response = requests.get(f"{self.url}/v1/{path}", params=params, timeout=30,
-                                    headers={"Authorization": f"Bearer {self.token()}"})
-        assert response.status_code == 200, (path, response.status_code, response.text)
-        return response.json()
-
-    def records(self, entity: str, include_deleted: bool = True) -> list[dict[str, Any]]:
-        """Every record of the first account, through the public API."""
-        out, cursor = [], None
-        while True:
-            params: dict[str, Any] = {"per_page": 500, "include_deleted": str(include_deleted).lower()}
-            if cursor:
-                params["cursor"] = cursor
-            body = self.get(entity, **params)
-            out.extend(body["data"])
-            cursor = body["pagination"]["next_cursor"]
-            if not cursor:
-                return out
-
 
 def agent_signs_in_and_allows(authorize_url: str, email: str, password: str = "agentbuddy") -> str:
     """What an agent does in the browser: sign in on AgentBuddy's login page, press Allow on the
@@ -168,26 +71,12 @@ def agent_signs_in_and_allows(authorize_url: str, email: str, password: str = "a
 
 
 def start_fake(clock_at: datetime | None = T0, **overrides: Any) -> tuple[FakeAgentBuddy, Callable[[], None]]:
-    """Serve a seeded, auto-approving fake on a free loopback port; returns it and its stopper.
-
-    `clock_at=None` leaves the fake on wall time (the CLI's clock is the system clock)."""
+    """A seeded, auto-approving fake of one account; `clock_at=None` leaves it on wall time (the
+    CLI's clock is the system clock)."""
     options: dict[str, Any] = dict(seed=7, accounts=1, contacts_per_account=60, auto_approve=True,
                                    rate_limit="100000/min")
     options.update(overrides)
-    app = mock_agentbuddy.create_app(mock_agentbuddy.MockConfig(**options), sleeper=lambda _s: None)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake = FakeAgentBuddy(f"http://127.0.0.1:{server.server_port}", app)
-    if clock_at is not None:
-        fake.set_clock(clock_at)
-
-    def stop() -> None:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
-
-    return fake, stop
+    return shared_start_fake(clock_at, **options)
 
 
 # ----------------------------------------------------------------------------- databases

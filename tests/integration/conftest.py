@@ -8,23 +8,21 @@ webhook tolerance are deterministic.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
-from werkzeug.serving import make_server
 
-import mock_agentbuddy
 from integration import connections
 from integration import sync as sync_engine
 from integration.clock import ManualClock
 from integration.config import IntegrationConfig
 from integration.db import Database
+
+from ..fake_agentbuddy import FakeAgentBuddy, start_fake as shared_start_fake
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 SQLITE, POSTGRES = "sqlite", "postgresql"
@@ -32,89 +30,11 @@ SQLITE, POSTGRES = "sqlite", "postgresql"
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
-@dataclass
-class FakeAgentBuddy:
-    """A running fake and its admin back door (`/__admin/`)."""
-
-    url: str
-    app: Any
-    _world: dict[str, Any] | None = None
-    _tokens: dict[int, str] = field(default_factory=dict)
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.url}/__admin/{path}", timeout=10, **kwargs)
-        assert response.status_code < 300, (path, response.status_code, response.text)
-        return response.json() if response.content else None
-
-    def world(self) -> dict[str, Any]:
-        if self._world is None:
-            self._world = self.admin("GET", "world")
-        return self._world
-
-    def account_id(self, index: int = 0) -> str:
-        return self.world()["accounts"][index]["id"]
-
-    def agent_email(self, index: int = 0) -> str:
-        agents = self.world()["accounts"][index]["agents"]
-        return next(a["email"] for a in agents if a["is_active"] and not a["deleted_at"])
-
-    def set_clock(self, instant: datetime) -> None:
-        self.admin("POST", "clock", json={"set": instant.isoformat().replace("+00:00", "Z"), "freeze": True})
-
-    def advance(self, seconds: float) -> None:
-        self.admin("POST", "clock", json={"advance_seconds": seconds})
-
-    def mutate(self, entity: str, op: str, record_id: str | None = None, changes: dict | None = None,
-               account_id: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"entity": entity, "op": op}
-        if record_id:
-            body["id"] = record_id
-        if changes is not None:
-            body["changes"] = changes
-        if account_id:
-            body["account_id"] = account_id
-        return self.admin("POST", "mutate", json=body)
-
-    def records(self, entity: str, account_index: int = 0, include_deleted: bool = True) -> list[dict[str, Any]]:
-        """Everything the account holds, read through the public API with a fresh token."""
-        from harness.oauth import headless_token
-
-        if account_index not in self._tokens:  # the fake's clock is frozen: a token lives for the test
-            self._tokens[account_index] = headless_token(self.url, self.agent_email(account_index))["access_token"]
-        token = self._tokens[account_index]
-        out, cursor = [], None
-        while True:
-            params: dict[str, Any] = {"per_page": 500, "include_deleted": str(include_deleted).lower()}
-            if cursor:
-                params["cursor"] = cursor
-            answer = requests.get(f"{self.url}/v1/{entity}", params=params, timeout=10,
-                                  headers={"Authorization": f"Bearer {token}"})
-            if answer.status_code == 401:  # our cached token expired on the fake's clock
-                self._tokens.pop(account_index)
-                return self.records(entity, account_index, include_deleted)
-            body = answer.json()
-            out.extend(body["data"])
-            cursor = body["pagination"]["next_cursor"]
-            if not cursor:
-                return out
-
-
 def start_fake(**overrides: Any) -> tuple[FakeAgentBuddy, Callable[[], None]]:
-    options = dict(seed=7, accounts=2, contacts_per_account=70, auto_approve=True)
+    """Two auto-approving accounts of 70 contacts, the fake's clock frozen at T0."""
+    options: dict[str, Any] = dict(seed=7, accounts=2, contacts_per_account=70, auto_approve=True)
     options.update(overrides)
-    app = mock_agentbuddy.create_app(mock_agentbuddy.MockConfig(**options), sleeper=lambda _s: None)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake = FakeAgentBuddy(f"http://127.0.0.1:{server.server_port}", app)
-    fake.set_clock(T0)
-
-    def stop() -> None:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
-
-    return fake, stop
+    return shared_start_fake(T0, **options)
 
 
 @pytest.fixture
