@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from typing import Iterator
 
 import pytest
+
+from integration.db import Database
 
 
 @pytest.fixture
@@ -28,3 +32,18 @@ def postgres_url() -> str:
     except Exception as exc:  # any connection failure means: not here
         pytest.skip(f"PostgreSQL at AB_TEST_POSTGRES_URL is not reachable: {exc}")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A migrated, empty Broadcast database: a SQLite file, or a private schema on PostgreSQL."""
+    if request.param == "sqlite":
+        db = Database.from_url(f"sqlite:///{tmp_path / 'broadcast.sqlite3'}")
+        db.migrate()
+        yield db
+        db.close()
+        return
+    db = Database.from_url(request.getfixturevalue("postgres_url"), schema=f"t_{uuid.uuid4().hex[:16]}")
+    db.migrate()
+    yield db
+    db.drop_schema()

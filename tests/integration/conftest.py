@@ -8,7 +8,6 @@ webhook tolerance are deterministic.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
@@ -25,7 +24,6 @@ from integration.db import Database
 from ..fake_agentbuddy import FakeAgentBuddy, start_fake as shared_start_fake
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
-SQLITE, POSTGRES = "sqlite", "postgresql"
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -53,22 +51,6 @@ def token_key() -> str:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
-
-
-@pytest.fixture(params=[SQLITE, POSTGRES])
-def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
-    """A migrated, empty database: a SQLite file, or a private schema on PostgreSQL."""
-    if request.param == SQLITE:
-        db = Database.from_url(f"sqlite:///{tmp_path / 'broadcast.sqlite3'}")
-        db.migrate()
-        yield db
-        db.close()
-        return
-    url = request.getfixturevalue("postgres_url")
-    db = Database.from_url(url, schema=f"t_{uuid.uuid4().hex[:16]}")
-    db.migrate()
-    yield db
-    db.drop_schema()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
@@ -36,21 +35,6 @@ CONTACTS = {
     "ab_contact_pat": ("pat@example.com", "lead", False, False),
     "ab_contact_gone": ("gone@example.com", "lead", True, True),
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database.from_url(f"sqlite:///{tmp_path}/broadcast.sqlite3")
-        db.migrate()
-        yield db
-        db.close()
-        return
-    url = request.getfixturevalue("postgres_url")
-    db = Database.from_url(url, schema=f"pipeline_{uuid.uuid4().hex[:12]}")
-    db.migrate()
-    yield db
-    db.drop_schema()
 
 
 @pytest.fixture
@@ -184,7 +168,6 @@ class Resend:
 @pytest.fixture
 def resend(clock: ManualClock) -> Resend:
     return Resend(clock)
-
 
 
 @pytest.fixture(scope="session")
