@@ -215,24 +215,22 @@ def enqueue_update(
 
 def drop_superseded_updates(tx: Tx, organization_id: str, contact_ids: Iterable[str]) -> None:
     """A re-score batch carrying a contact's metrics makes its waiting one-contact update redundant."""
-    ids = list(contact_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        tx.execute(
-            "DELETE FROM outbox WHERE organization_id = ? AND kind = 'batch' AND status = 'pending'"
-            f" AND attempts = 0 AND last_error IS NULL AND contact_id IN ({placeholders(len(chunk))})",
-            (organization_id, *chunk),
-        )
+    _drop_unsent(tx, organization_id, contact_ids, "kind = 'batch' AND last_error IS NULL")
 
 
 def drop_superseded_propensity(tx: Tx, organization_id: str, contact_ids: Iterable[str]) -> None:
     """A batch carrying newer scores makes never-attempted propensity messages redundant."""
+    _drop_unsent(tx, organization_id, contact_ids, "kind = 'propensity'")
+
+
+def _drop_unsent(tx: Tx, organization_id: str, contact_ids: Iterable[str], which: str) -> None:
+    """Delete never-attempted messages about these contacts: nothing of them can have reached AgentBuddy."""
     ids = list(contact_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         tx.execute(
-            "DELETE FROM outbox WHERE organization_id = ? AND kind = 'propensity' AND status = 'pending'"
-            f" AND attempts = 0 AND contact_id IN ({placeholders(len(chunk))})",
+            f"DELETE FROM outbox WHERE organization_id = ? AND {which} AND status = 'pending' AND attempts = 0"
+            f" AND contact_id IN ({placeholders(len(chunk))})",
             (organization_id, *chunk),
         )
 
