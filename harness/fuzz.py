@@ -15,7 +15,7 @@ import click
 import requests
 
 from contract import spec_path
-from harness import servers
+from common.serving import ServedApp, serve
 from harness.oauth import headless_token
 
 ALL_PHASES = "examples,coverage,fuzzing,stateful"
@@ -45,14 +45,14 @@ def schemathesis_command(url: str, token: str, seed: int, max_examples: int, pha
     return command
 
 
-def launch_mock(seed: int) -> servers.RunningServer:
+def launch_mock(seed: int) -> ServedApp:
     from mock_agentbuddy import create_app
     from mock_agentbuddy.config import MockConfig
 
     # The fuzzer is a heavy but legitimate client: lift the rate limit so it tests behaviour, not quota.
     config = MockConfig(seed=seed, auto_approve=True, strict=True, rate_limit="1000000/min",
                         contacts_per_account=60)
-    return servers.start(create_app(config))
+    return serve(create_app(config))
 
 
 @click.command()

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import click
 
-from harness import servers
+from common import serving
+from common.serving import ServedApp
 
 
 @dataclass
 class Stack:
     """The two running servers and Broadcast's background service; `stop()` ends all of them."""
 
-    fake: servers.RunningServer
-    web: servers.RunningServer
+    fake: ServedApp
+    web: ServedApp
     service: object
     login_email: str
     password: str
@@ -47,7 +48,7 @@ def start_stack(*, mock_port: int = 0, port: int = 0, seed: int = 7, contacts: i
     from mock_agentbuddy import MockConfig, create_app as create_fake, state_of
 
     fake_app = create_fake(MockConfig(seed=seed, port=mock_port, contacts_per_account=contacts, auto_approve=False))
-    fake = servers.start(fake_app, mock_port)
+    fake = serving.serve(fake_app, port=mock_port)
     workdir = None
     try:
         if database_url is None:
@@ -59,7 +60,7 @@ def start_stack(*, mock_port: int = 0, port: int = 0, seed: int = 7, contacts: i
         db = Database.from_url(config.database_url)
         db.migrate()
         doorbell = Doorbell()
-        web = servers.start(create_broadcast(config, db, doorbell=doorbell), port)
+        web = serving.serve(create_broadcast(config, db, doorbell=doorbell), port=port)
         service = Service(db, config, options=ServiceOptions(workers=1), doorbell=doorbell).start()
     except BaseException:
         fake.stop()

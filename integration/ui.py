@@ -16,7 +16,8 @@ from typing import Any, Callable
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 
-from contract.score_chart import score_chart
+from common.score_chart import score_chart
+from contract.categories import BANDS
 
 from . import connections, outbox
 from .db import from_json, parse_ts
@@ -368,7 +369,7 @@ def contact(contact_id: str):
         score["contributing_factors"] = from_json(score.get("contributing_factors"), []) or []
     points = [(h["scored_at"], int(h["propensity_score"])) for h in history]
     return render_template("contact.html", contact=row, metrics=metrics, score=score, history=history,
-                           events=events, deliveries=deliveries, chart=score_chart(points),
+                           events=events, deliveries=deliveries, chart=score_chart(points, BANDS),
                            custom_fields=from_json(row.get("custom_fields"), {}) or {},
                            tags=from_json(row.get("tags"), []) or [])
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from contract.score_chart import score_chart
+from common.score_chart import score_chart
+from contract.categories import BANDS
 
 
 CATEGORIES = ("hot", "warm", "cool", "cold")
@@ -80,7 +81,7 @@ def build_blueprint(state) -> Blueprint:
         arrivals = [_inbound_view(e) for e in state.inbound.since(0) if _mentions(e, contact_id)]
         arrivals.reverse()
         propensity = record.get("propensity") or None
-        chart = score_chart(_score_points(arrivals, contact_id, propensity))
+        chart = score_chart(_score_points(arrivals, contact_id, propensity), BANDS)
         return render_template(
             "ui/contact.html", account=account, contact=record, agent=agent, office=office,
             engagement=record.get("engagement") or None, propensity=propensity,

@@ -117,7 +117,7 @@ def agent_login(fake_url: str) -> str:
 def stack(tmp_path) -> Iterator[Stack]:
     from cryptography.fernet import Fernet
 
-    from harness import servers
+    from common.serving import serve
     from integration.config import IntegrationConfig
     from integration.db import Database
     from integration.web import create_app as create_broadcast
@@ -125,13 +125,13 @@ def stack(tmp_path) -> Iterator[Stack]:
 
     fake_app = create_fake(MockConfig(seed=7, accounts=1, contacts_per_account=40, agents_per_account=4,
                                       offices_per_account=2, auto_approve=False))
-    fake = servers.start(fake_app)
+    fake = serve(fake_app)
     config = IntegrationConfig(database_url=f"sqlite:///{tmp_path / 'broadcast.sqlite3'}", agentbuddy_url=fake.url,
                                token_key=Fernet.generate_key().decode(), http_max_retries=0,
                                http_timeout_seconds=10.0)
     db = Database.from_url(config.database_url)
     db.migrate()
-    web = servers.start(create_broadcast(config, db))
+    web = serve(create_broadcast(config, db))
     try:
         yield Stack(fake.url, web.url, state_of(fake_app), db, config, agent_login(fake.url), fake)
     finally:

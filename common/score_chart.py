@@ -1,24 +1,28 @@
-"""The spec's 0-100 propensity scale (section 6's hot/warm/cool/cold bands) as chart geometry.
+"""A contact's 0-100 scores over time as inline-SVG chart geometry.
 
-Both sides' pages draw a contact's scores over time on that scale; the geometry lives here, next
-to the contract the scale comes from, because neither server may import the other.
+Both sides' pages draw the same chart, and neither server may import the other, so the geometry
+lives here. The category bands are passed in (`contract.categories.BANDS`): this module knows
+how to draw a scale, not what the contract says the scale means.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from typing import Sequence
 
-CATEGORY_BANDS = (("hot", 80, 100), ("warm", 60, 80), ("cool", 40, 60), ("cold", 0, 40))
+from .timestamps import parse_rfc3339
+
+Band = tuple[str, int, int]  # (name, lowest score, highest score)
 
 
 def _timestamp(when: str) -> float:
     """Seconds since the epoch of an RFC 3339 time; an unreadable one sorts first, never raises."""
     try:
-        return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
-    except (AttributeError, TypeError, ValueError):
-        return datetime(1970, 1, 1, tzinfo=timezone.utc).timestamp()
+        return parse_rfc3339(when).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
 
 
-def score_chart(points: list[tuple[str, int]], width: int = 600, height: int = 190) -> dict | None:
+def score_chart(points: list[tuple[str, int]], bands: Sequence[Band], width: int = 600,
+                height: int = 190) -> dict | None:
     """Coordinates for an inline SVG line chart of `(time, score)` points; None when empty."""
     if not points:
         return None
@@ -36,8 +40,9 @@ def score_chart(points: list[tuple[str, int]], width: int = 600, height: int = 1
         return round(top + inner_h * (1 - value / 100), 1)
 
     dots = [{"x": x(i), "y": y(v), "score": v, "label": when} for i, (when, v) in enumerate(points)]
-    bands = [{"name": name, "y": y(high), "h": round(y(low) - y(high), 1)} for name, low, high in CATEGORY_BANDS]
+    drawn = [{"name": name, "y": y(min(high + 1, 100)), "h": round(y(low) - y(min(high + 1, 100)), 1)}
+             for name, low, high in bands]
     return {"width": width, "height": height, "left": left, "right": width - right, "bottom": height - bottom,
-            "dots": dots, "bands": bands, "ticks": [{"y": y(v), "v": v} for v in (0, 40, 60, 80, 100)],
+            "dots": dots, "bands": drawn, "ticks": [{"y": y(v), "v": v} for v in sorted({0, 100, *(low for _, low, _ in bands)})],
             "path": " ".join(f"{d['x']},{d['y']}" for d in dots),
             "first": points[0][0], "last": points[-1][0]}
