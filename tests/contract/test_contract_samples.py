@@ -16,7 +16,7 @@ from openapi_core.testing import MockRequest, MockResponse
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 
 from contract import spec_path
-from harness.lint import validator_for
+from harness.contract.lint import validator_for
 
 BASE = "http://127.0.0.1:8800"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lint import iter_operations
+from harness.contract.lint import iter_operations
 
 # (method, path, operationId, required scope; None: any valid token; "signature": Standard Webhooks)
 SURFACE = [
