@@ -167,7 +167,7 @@ def _email_event(state, connection, msg_id: str, body: dict):
     if failure is not None:
         return 404, failure
     event = {"event_id": data.get("event_id") or engagement.synthetic_event_id(msg_id),
-             "event_type": body["event_type"].split(".", 1)[1], "campaign_id": data["campaign_id"],
+             "event_type": body["event_type"].split(".", 1)[1], "campaign_id": data.get("campaign_id"),
              "campaign_name": data.get("campaign_name"), "timestamp": body["timestamp"],
              "metadata": data.get("metadata")}
     outcome = engagement.apply_event(state, connection.account_id, contact, event)
@@ -233,6 +233,9 @@ def _engagement_push(state, contact_id: str, body: dict):
     contact, failure = _contact_or_404(state, g.grant.account_id, contact_id)
     if failure is not None:
         return failure
+    rate_errors = engagement.implausible_rates(body)
+    if rate_errors:
+        return problem(422, "validation_failed", "Validation failed", "A rate is not a percentage.", rate_errors)
     return 200, engagement.apply_engagement(state, contact, body, replace=request.method == "POST")
 
 

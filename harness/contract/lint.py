@@ -233,7 +233,9 @@ def _object_schemas(spec: Spec, schema: Any, where: str, seen: set[str]) -> Iter
         yield from _object_schemas(spec, resolve(spec, schema), ref, seen)
         return
     types = schema.get("type")
-    if types == "object" or (isinstance(types, list) and "object" in types) or "properties" in schema:
+    # Only a schema that says `type: object` is an object; an untyped branch of anyOf/allOf that names
+    # `properties` is a constraint on its parent (ScoreMatchesCategory), closed by the parent.
+    if types == "object" or (isinstance(types, list) and "object" in types):
         yield where, schema
     for key in SCHEMA_CHILDREN:
         for name, child in (schema.get(key) or {}).items():
