@@ -43,19 +43,6 @@ def live_contact(state, account_id: str, contact_id: str) -> dict | None:
     return contact if contact is not None and contact.get("deleted_at") is None else None
 
 
-def implausible_rates(metrics: dict, where: str = "") -> list[dict]:
-    """Rates no real count can produce (contract `OpenRate`/`ClickRate`): a non-zero rate below one
-    email's worth, 100 / total_emails_sent, is almost surely a fraction sent for a percentage (0.75 for
-    75 %). JSON Schema cannot compare two fields, so the fake checks it; 0.05 allows for rounding."""
-    sent = metrics.get("total_emails_sent")
-    if not sent:
-        return []
-    floor = 100 / sent - 0.05
-    return [{"field": f"{where}/{name}", "message": f"{metrics[name]} is below one email's worth ({100 / sent:.1f} % "
-             f"of {sent} sent); rates are percentages 0-100, not fractions"}
-            for name in ("open_rate", "click_rate") if metrics.get(name) and metrics[name] < floor]
-
-
 def apply_engagement(state, contact: dict, metrics: dict, replace: bool) -> dict:
     stored = {} if replace or contact.get("engagement") is None else dict(contact["engagement"])
     for name, value in metrics.items():
@@ -154,10 +141,6 @@ def apply_batch_update(state, account_id: str, index: int, update: dict, as_of: 
     if contact is None:
         return {**result, "status": "failed", "code": "not_found",
                 "detail": f"No contact '{update['contact_id']}' in this account (unknown or deleted)."}
-    rate_errors = implausible_rates(update.get("engagement_metrics") or {}, f"/updates/{index}/engagement_metrics")
-    if rate_errors:
-        return {**result, "status": "failed", "code": "validation_failed",
-                "detail": "; ".join(f"{e['field']}: {e['message']}" for e in rate_errors)}
     notes = []
     fields = {name: update[name] for name in PROPENSITY_FIELDS if name in update}
     if fields:

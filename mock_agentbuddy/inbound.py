@@ -233,9 +233,6 @@ def _engagement_push(state, contact_id: str, body: dict):
     contact, failure = _contact_or_404(state, g.grant.account_id, contact_id)
     if failure is not None:
         return failure
-    rate_errors = engagement.implausible_rates(body)
-    if rate_errors:
-        return problem(422, "validation_failed", "Validation failed", "A rate is not a percentage.", rate_errors)
     return 200, engagement.apply_engagement(state, contact, body, replace=request.method == "POST")
 
 
