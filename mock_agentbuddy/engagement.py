@@ -114,8 +114,9 @@ def apply_event(state, account_id: str, contact: dict, event: dict) -> EventOutc
     state.received.event_ids.add(key)
     history.append(stored)
     del history[:-MAX_EVENTS_PER_CONTACT]
-    apply_campaign(contact, event["campaign_id"], event["event_type"], event["timestamp"],
-                   event.get("campaign_name"))
+    if event.get("campaign_id"):  # an unsubscribe from a preference centre belongs to no campaign
+        apply_campaign(contact, event["campaign_id"], event["event_type"], event["timestamp"],
+                       event.get("campaign_name"))
     return EventOutcome(stored, False)
 
 

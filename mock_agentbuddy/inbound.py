@@ -167,7 +167,7 @@ def _email_event(state, connection, msg_id: str, body: dict):
     if failure is not None:
         return 404, failure
     event = {"event_id": data.get("event_id") or engagement.synthetic_event_id(msg_id),
-             "event_type": body["event_type"].split(".", 1)[1], "campaign_id": data["campaign_id"],
+             "event_type": body["event_type"].split(".", 1)[1], "campaign_id": data.get("campaign_id"),
              "campaign_name": data.get("campaign_name"), "timestamp": body["timestamp"],
              "metadata": data.get("metadata")}
     outcome = engagement.apply_event(state, connection.account_id, contact, event)

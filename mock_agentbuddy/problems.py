@@ -10,7 +10,8 @@ from typing import Iterable, TypedDict
 
 from flask import Response
 
-PROBLEM_TYPE_BASE = "https://agentbuddy.example/problems/"
+# The code's row in the error catalogue of the published docs (the contract's `Errors` tag).
+PROBLEM_TYPE_BASE = "https://agentbuddy.example/docs/errors.html#"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 

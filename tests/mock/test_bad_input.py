@@ -11,7 +11,7 @@ def problem_of(response, status, code):
     assert response.content_type == "application/problem+json"
     body = response.get_json()
     assert body["code"] == code and body["status"] == status
-    assert body["type"].endswith("/" + code)
+    assert body["type"].endswith("#" + code)  # its row in the error catalogue
     return body
 
 

@@ -688,7 +688,7 @@ def test_missing_token_is_401_problem_json_with_a_bearer_challenge(client):
     assert response.content_type == "application/problem+json"
     body = response.get_json()
     assert body["code"] == "invalid_token" and body["status"] == 401
-    assert body["type"] == "https://agentbuddy.example/problems/invalid_token"
+    assert body["type"] == "https://agentbuddy.example/docs/errors.html#invalid_token"
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="agentbuddy", error="invalid_token"'
 
 

@@ -5,9 +5,12 @@ standard does not enforce: every operation can be named (operationId), every API
 how it fails (a 429 and a 5xx problem), reports its rate limit, and is protected; and every
 example is a true sample of its schema, because the examples are the sample responses we hand to
 AgentBuddy. Each rule is a function `(spec) -> list[Finding]` so tests can call them one by one.
+Spectral and Redocly (installed from npm by the project) add the community rulesets; their errors and
+warnings are findings too. The module stays whole because the rules share one walker of the document.
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -233,7 +236,9 @@ def _object_schemas(spec: Spec, schema: Any, where: str, seen: set[str]) -> Iter
         yield from _object_schemas(spec, resolve(spec, schema), ref, seen)
         return
     types = schema.get("type")
-    if types == "object" or (isinstance(types, list) and "object" in types) or "properties" in schema:
+    # Only a schema that says `type: object` is an object; an untyped branch of anyOf/allOf that names
+    # `properties` is a constraint on its parent (ScoreMatchesCategory), closed by the parent.
+    if types == "object" or (isinstance(types, list) and "object" in types):
         yield where, schema
     for key in SCHEMA_CHILDREN:
         for name, child in (schema.get(key) or {}).items():
@@ -381,20 +386,57 @@ def _default_spec() -> Path:
     return spec_path()
 
 
+# --------------------------------------------------------------------------------------- Spectral, Redocly
+def external_findings(path: Path) -> list[Finding]:
+    """Spectral (`spectral:oas`) and Redocly (`recommended`): every error and every warning is a finding."""
+    from harness.contract import node_tools
+
+    findings = []
+    spectral = node_tools.run("spectral", "lint", str(path), "--format", "json", "--quiet",
+                              "--ruleset", str(node_tools.ROOT / ".spectral.yaml"))
+    for item in json.loads(spectral.stdout or "[]"):
+        if item.get("severity", 3) <= 1:  # 0 error, 1 warning
+            line = item.get("range", {}).get("start", {}).get("line", -1) + 1
+            findings.append(Finding("spectral", f"line {line}", f"{item['code']}: {item['message']}"))
+    redocly = node_tools.run("redocly", "lint", str(path), "--format", "json",
+                             "--config", str(node_tools.ROOT / "redocly.yaml"))
+    start = redocly.stdout.find("{")
+    for problem in (json.loads(redocly.stdout[start:]) if start >= 0 else {}).get("problems", []):
+        if problem.get("severity") in ("error", "warn"):
+            where = (problem.get("location") or [{}])[0].get("pointer", "")
+            findings.append(Finding("redocly", where, f"{problem['ruleId']}: {problem['message']}"))
+    if spectral.returncode not in (0, 1) or (start < 0 and redocly.returncode != 0):
+        findings.append(Finding("external", str(path), f"a linter failed to run: {spectral.stderr or redocly.stderr}"))
+    return findings
+
+
 @click.command()
 @click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Contract to lint (default: openapi/agentbuddy.yaml).")
-def lint(spec_file: Path | None) -> None:
-    """Validate the contract (OpenAPI 3.1) and the project's rules; exit 1 on any finding."""
+@click.option("--external/--no-external", default=None,
+              help="Also run Spectral and Redocly (default: when Node.js and npm are there; --external requires them).")
+def lint(spec_file: Path | None, external: bool | None) -> None:
+    """Validate the contract: openapi-spec-validator, the project's rules, Spectral and Redocly; exit 1 on any finding."""
+    from harness.contract import node_tools
+
     path = spec_file or _default_spec()
     spec = load_spec(path)
     findings = lint_spec(spec)
+    reason = node_tools.why_unavailable()
+    if external or (external is None and reason is None):
+        try:
+            findings.extend(external_findings(path))
+        except node_tools.NodeToolsUnavailable as exc:
+            click.echo(f"lint: Spectral and Redocly cannot run: {exc}", err=True)
+            sys.exit(1)
+    else:
+        click.echo(f"Spectral and Redocly skipped: {reason or '--no-external'}")
     operations = list(iter_operations(spec))
     examples = sum(1 for _ in iter_examples(spec))
     click.echo(f"{path}: {len(operations)} operations, {examples} examples checked")
     if not findings:
         click.secho("ok: OpenAPI valid; operationIds, error responses, rate-limit headers, security, "
-                    "body strictness and examples all pass",
+                    "body strictness and examples all pass; Spectral and Redocly report nothing",
                     fg="green")
         return
     by_rule: dict[str, list[Finding]] = {}
