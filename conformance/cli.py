@@ -134,7 +134,8 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
 def _list(checks) -> None:
     console = _console()
     table = Table(title=f"{SUITE_NAME} {SUITE_VERSION}: {len(checks)} checks", title_justify="left", expand=True)
-    for column in ("check", "area", "clause", "what it checks"):
+    table.add_column("check", no_wrap=True, min_width=max((len(c.id) for c in checks), default=5))
+    for column in ("area", "clause", "what it checks"):
         table.add_column(column)
     for item in checks:
         table.add_row(item.id, item.area, item.clause, item.title)

@@ -217,7 +217,7 @@ def ratelimit_headers(ctx):
        "contract components.responses.TooManyRequests; RFC 9110 §10.2.3", last=True)
 def ratelimit_exhausted(ctx):
     token = ctx.token()
-    sent, budget = 0, RATE_LIMIT_FALLBACK + 10
+    sent, budget = 0, 2 * RATE_LIMIT_FALLBACK + 10  # without RateLimit headers: room for a window that resets
     while sent < budget:
         reply = ctx.probe.get("/v1/connection", token=token, patient=False)
         sent += 1
