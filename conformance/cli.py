@@ -49,6 +49,8 @@ def verify() -> None:
               help="A redirect URI registered for the client (loopback: any port, RFC 8252).")
 @click.option("--login-hint", help="An agent's email, for a server that approves login_hint at once (headless).")
 @click.option("--interactive", is_flag=True, help="Authorize in a browser; the kit catches the loopback redirect.")
+@click.option("--interactive-timeout", default=300.0, show_default=True, type=click.FloatRange(5, 3600),
+              help="Seconds to wait for each approval in the browser.")
 @click.option("--token", envvar="AB_KIT_TOKEN", help="An access token, when you can only hand over tokens. "
               "[env AB_KIT_TOKEN]")
 @click.option("--refresh-token", envvar="AB_KIT_REFRESH_TOKEN", help="A refresh token (with --client-id): the kit "
@@ -70,7 +72,7 @@ def verify() -> None:
 @click.option("--receiver-url", help="Public base URL forwarding to the kit's notification inbox (a tunnel), "
               "when the server cannot reach this machine's loopback.")
 @click.option("--receiver-port", default=0, type=click.IntRange(0, 65535), help="Port of that inbox (0: any).")
-def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interactive, token, refresh_token,
+def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interactive, interactive_timeout, token, refresh_token,
                other_login_hint, other_token, state_hook, no_admin, contract_path, only, list_only, junit, html,
                as_json, timeout, notification_timeout, receiver_url, receiver_port) -> None:
     """Verify an AgentBuddy (a sandbox or the fake) against the contract: OAuth, the API, sync
@@ -105,7 +107,7 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
         raise click.UsageError("give --url, the server's http(s) base URL")
     options = Options(url=url, contract=contract_path or spec_path(), client_id=client_id,
                       client_secret=client_secret, redirect_uri=redirect_uri, login_hint=login_hint,
-                      interactive=interactive, token=token, refresh_token=refresh_token,
+                      interactive=interactive, interactive_timeout=interactive_timeout, token=token, refresh_token=refresh_token,
                       other_login_hint=other_login_hint, other_token=other_token, state_hook=state_hook,
                       use_admin=not no_admin, timeout=timeout, notification_timeout=notification_timeout,
                       receiver_url=receiver_url, receiver_port=receiver_port)
