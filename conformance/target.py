@@ -17,12 +17,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from . import oauth_flow
+from .credentials import Credentials
 from .model import Fail, KitError, Skip
-from .oauth_flow import Client, HeadlessAuthorizer, InteractiveAuthorizer, Tokens
 from .probe import Probe, Reply, Unreachable
 from .schema import ContractView
-from .state import Changer, FakeAdmin, StateHook, confidential_client, first_login
+from .state import Changer, FakeAdmin, StateHook
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 
@@ -56,22 +55,14 @@ class Target:
     options: Options
     probe: Probe
     contract: ContractView
-    metadata: dict[str, Any] | None = None
-    client: Client | None = None
-    authorizer: Any = None  # HeadlessAuthorizer | InteractiveAuthorizer | None
+    credentials: Credentials | None = None
     admin: FakeAdmin | None = None
     changer: Changer | None = None
     connection: dict[str, Any] = field(default_factory=dict)
-    main: Tokens | None = None
-    other_token: str | None = None
-    other_hint: str | None = None
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
-    _world: dict[str, Any] | None = None
-    _latest_refresh: str | None = None
     _shared_contact: str | None = None
     _last_instant: datetime | None = None
 
-    # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, options: Options) -> "Target":
         url = options.url.rstrip("/")
@@ -80,59 +71,26 @@ class Target:
         probe = Probe(url, timeout=options.timeout)
         target = cls(options, probe, ContractView.load(options.contract))
         try:
-            target._discover()
-            target._authenticate()
-            target._meet_account()
+            world = FakeAdmin.detect(probe) if options.use_admin else None
+            if world is not None:
+                target.admin = FakeAdmin(probe)
+            target.credentials = Credentials.gather(probe, options, target.contract.scopes(), world)
+            target._meet_account(target.credentials.first_token(options).access_token)
+            target.credentials.meet_second_account(world, target.account_id)
         except Unreachable as error:
+            target.close()
             raise KitError(f"Cannot reach {url}: {error.exchange.error}.") from None
+        except KitError:
+            target.close()
+            raise
         return target
 
     @property
     def api_url(self) -> str:
         return f"{self.probe.base_url}/v1"
 
-    def _discover(self) -> None:
-        opts = self.options
-        world = FakeAdmin.detect(self.probe) if opts.use_admin else None
-        reply = self.probe.get("/.well-known/oauth-authorization-server")
-        self.metadata = reply.json if reply.status == 200 and isinstance(reply.json, dict) else None
-        client_id, secret = opts.client_id, opts.client_secret
-        if world is not None:
-            self.admin = FakeAdmin(self.probe)
-            if client_id is None and (found := confidential_client(world)):
-                client_id, secret = found
-        if client_id:
-            scope = " ".join(self.contract.scopes())
-            self.client = Client(client_id, secret, opts.redirect_uri, scope)
-        hint = opts.login_hint
-        if world is not None and not (hint or opts.interactive or opts.token or opts.refresh_token):
-            hint = (first_login(world) or (None, None))[1]
-        if self.client and self.metadata:
-            if opts.interactive:
-                self.authorizer = InteractiveAuthorizer(timeout=opts.interactive_timeout)
-            elif hint:
-                self.authorizer = HeadlessAuthorizer(self.probe, hint)
-        self._world = world
-
-    def _authenticate(self) -> None:
-        opts = self.options
-        if (opts.token or opts.refresh_token) is None and self.authorizer is None:
-            if self.metadata is None and not opts.token:
-                raise KitError(f"{self.probe.base_url} serves no OAuth metadata at "
-                               "/.well-known/oauth-authorization-server; give the kit a --token.")
-            raise KitError("The kit has no way to get a token: give --client-id (and --client-secret) with "
-                           "--login-hint or --interactive, or give --token.")
-        self._latest_refresh = opts.refresh_token
-        if opts.token:
-            self.main = Tokens(opts.token, opts.refresh_token, None, ())
-        elif opts.refresh_token:
-            self.main = self._refreshed("the --refresh-token")
-        else:
-            self.main = self.authorize_tokens(purpose="the run's first token")
-            self._latest_refresh = self.main.refresh_token
-
-    def _meet_account(self) -> None:
-        reply = self.probe.get("/v1/connection", token=self.main.access_token)
+    def _meet_account(self, token: str) -> None:
+        reply = self.probe.get("/v1/connection", token=token)
         if reply.status in (401, 403):
             raise KitError(f"The server refused the kit's access token: GET /v1/connection answered "
                            f"{reply.status} {reply.problem_code or ''}".rstrip() + ".")
@@ -140,72 +98,12 @@ class Target:
             raise KitError(f"GET /v1/connection answered {reply.status}; the kit needs it to learn the account "
                            "and the webhook secret.")
         self.connection = reply.json
-        account_id = (self.connection.get("account") or {}).get("id")
         if self.admin is not None:
-            self.admin.account_id = account_id
+            self.admin.account_id = self.account_id
             self.changer = self.admin
         if self.options.state_hook:
             self.changer = StateHook(self.options.state_hook,
-                                     {"AB_KIT_URL": self.probe.base_url, "AB_KIT_ACCOUNT_ID": account_id or ""})
-        self.other_token = self.options.other_token
-        self.other_hint = self.options.other_login_hint
-        if self.other_hint is None and self.other_token is None and self._world is not None:
-            self.other_hint = (first_login(self._world, skip_account=account_id) or (None, None))[1]
-
-    # -- tokens --------------------------------------------------------------------------
-    @property
-    def can_authorize(self) -> bool:
-        return self.authorizer is not None and self.client is not None and self.metadata is not None
-
-    def endpoint(self, name: str) -> str:
-        if not self.metadata or not self.metadata.get(name):
-            raise Skip(f"the OAuth metadata names no {name}")
-        return self.metadata[name]
-
-    def authorize_tokens(self, scope: str | None = None, hint: str | None = None, purpose: str = "a token") -> Tokens:
-        """A whole authorization (code + PKCE S256) ending in tokens; KitError if it cannot."""
-        authorizer = self.authorizer if hint is None else HeadlessAuthorizer(self.probe, hint)
-        attempt = oauth_flow.start(self.probe, authorizer, self.endpoint("authorization_endpoint"), self.client,
-                                   scope=scope)
-        if attempt.code is None:
-            status = attempt.reply.status if attempt.reply is not None else "no answer"
-            error = attempt.params.get("error")
-            raise KitError(f"The authorization endpoint gave no code for {purpose} "
-                           f"({'error ' + error if error else status}); with --login-hint the server must "
-                           "approve at once (the fake's --auto-approve), otherwise use --interactive.")
-        reply = oauth_flow.exchange_code(self.probe, self.endpoint("token_endpoint"), self.client, attempt)
-        if reply.status != 200 or not isinstance(reply.json, dict) or "access_token" not in reply.json:
-            body = reply.json if isinstance(reply.json, dict) else {}
-            raise KitError(f"The token endpoint refused the kit's client for {purpose}: {reply.status} "
-                           f"{body.get('error', '')}".rstrip() + " (check --client-id and --client-secret).")
-        return Tokens.from_reply(reply, scope or self.client.scope)
-
-    def _refreshed(self, what: str) -> Tokens:
-        if self.client is None or self.metadata is None:
-            raise KitError(f"Refreshing {what} needs --client-id (and --client-secret) and OAuth metadata.")
-        reply = oauth_flow.refresh(self.probe, self.endpoint("token_endpoint"), self.client, self._latest_refresh)
-        if reply.status != 200 or not isinstance(reply.json, dict) or "access_token" not in reply.json:
-            raise KitError(f"The token endpoint refused {what}: {reply.status} "
-                           f"{(reply.json or {}).get('error', '') if isinstance(reply.json, dict) else ''}".rstrip() + ".")
-        tokens = Tokens.from_reply(reply, self.client.scope)
-        self._latest_refresh = tokens.refresh_token or self._latest_refresh
-        return tokens
-
-    def fresh_access_token(self) -> str:
-        """A token no other check has used, when the kit can make one; else the run's token."""
-        if isinstance(self.authorizer, HeadlessAuthorizer):
-            return self.authorize_tokens().access_token
-        if self._latest_refresh and self.client is not None:
-            return self._refreshed("the run's refresh token").access_token
-        if self.authorizer is not None:
-            return self.authorize_tokens().access_token
-        return self.main.access_token
-
-    def other_account_token(self) -> str | None:
-        if self.other_token is None and self.other_hint and self.client is not None and self.metadata is not None:
-            self.other_token = self.authorize_tokens(hint=self.other_hint,
-                                                     purpose=f"the second account ({self.other_hint})").access_token
-        return self.other_token
+                                     {"AB_KIT_URL": self.probe.base_url, "AB_KIT_ACCOUNT_ID": self.account_id or ""})
 
     # -- the world -----------------------------------------------------------------------
     @property
@@ -239,8 +137,8 @@ class Target:
         return self._shared_contact
 
     def close(self) -> None:
-        if isinstance(self.authorizer, InteractiveAuthorizer):
-            self.authorizer.close()
+        if self.credentials is not None:
+            self.credentials.close()
 
 
 @dataclass
@@ -258,13 +156,17 @@ class CheckContext:
     def contract(self) -> ContractView:
         return self.target.contract
 
+    @property
+    def creds(self) -> Credentials:
+        return self.target.credentials
+
     def unique(self, prefix: str) -> str:
         self._counter += 1
         return f"{prefix}_{self.target.run_id}_{int(time.time() * 1000) % 10**9}_{self._counter}"
 
     # -- guards: a missing capability is a skip that says what to give ------------------
     def need_authorize(self) -> None:
-        if not self.target.can_authorize:
+        if not self.creds.can_authorize:
             raise Skip("needs new authorizations: give --client-id/--client-secret with --login-hint "
                        "(a server that approves at once) or --interactive")
 
@@ -284,14 +186,14 @@ class CheckContext:
         return secret
 
     def need_other_account(self) -> str:
-        token = self.target.other_account_token()
+        token = self.creds.other_account_token()
         if token is None:
             raise Skip("needs a second account: give --other-login-hint EMAIL or --other-token TOKEN")
         return token
 
     # -- helpers -------------------------------------------------------------------------
     def token(self) -> str:
-        return self.target.fresh_access_token()
+        return self.creds.fresh_access_token()
 
     def contact(self, token: str) -> str:
         """A live contact this check may write on: its own when the kit can create one."""

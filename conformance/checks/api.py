@@ -23,7 +23,7 @@ def _bearer_operations(ctx) -> list[Operation]:
 
 def _sample_ids(ctx) -> dict[str, str]:
     """One real id per entity (from the run's token), so scope checks never hinge on a 404."""
-    token = ctx.target.main.access_token
+    token = ctx.creds.main.access_token
     ids = {}
     for entity in ENTITIES:
         reply = ctx.probe.get(f"/v1/{entity}", token=token, params={"per_page": 1})
@@ -70,7 +70,7 @@ def _scope_check(scope: str):
     def run(ctx):
         ctx.need_authorize()
         others = [s for s in ctx.contract.scopes() if s != scope]
-        tokens = ctx.target.authorize_tokens(scope=" ".join(others), purpose=f"a token without {scope}")
+        tokens = ctx.creds.authorize_tokens(scope=" ".join(others), purpose=f"a token without {scope}")
         if scope in tokens.scope:
             raise Skip(f"the server granted {scope} although it was not asked for (RFC 6749 §3.3 allows it)")
         ids = _sample_ids(ctx)

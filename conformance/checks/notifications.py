@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..loopback import INBOX_PATH, Delivery, NotificationInbox
-from ..model import Fail, check
+from ..model import Exchange, Fail, check
 from ..signing import signature_verifies
 from .support import expect_status, parse_time
 
@@ -60,6 +60,12 @@ def _one_change(ctx, attempts: int = 1) -> tuple[str, Delivery, list[Delivery]]:
     return contact_id, mine[0], mine
 
 
+def _shown(delivery: Delivery, url: str = "(the kit's inbox)") -> Exchange:
+    """A notification the server sent, as evidence (the server is the client here)."""
+    return Exchange("POST", url, delivery.headers, delivery.body.decode("utf-8", "replace")[:2000],
+                    delivery.answered)
+
+
 def _body(delivery: Delivery) -> dict:
     try:
         body = json.loads(delivery.body)
@@ -96,8 +102,8 @@ def subscription_lifecycle(ctx):
 def signature(ctx):
     _, delivery, _ = _one_change(ctx)
     if not signature_verifies(ctx.target.webhook_secret, delivery.headers, delivery.body):
-        raise Fail("the notification's webhook-signature does not verify under the connection's secret "
-                   f"(headers: { {k: v for k, v in delivery.headers.items() if k.startswith('webhook-')} })")
+        raise Fail("the notification's webhook-signature does not verify under the connection's secret",
+                   _shown(delivery))
 
 
 @check("notifications.shape", "A change notification matches the contract and names the change",
@@ -107,12 +113,12 @@ def shape(ctx):
     body = _body(delivery)
     errors = ctx.contract.schema_errors("ChangeNotification", body)
     if errors:
-        raise Fail(f"the notification breaks the contract: {'; '.join(errors[:3])} (body: {delivery.body[:300]!r})")
+        raise Fail(f"the notification breaks the contract: {'; '.join(errors[:3])}", _shown(delivery))
     _, record = ctx.get_json(f"/v1/contacts/{contact_id}", ctx.token())
     if body["event_type"] != "contact.updated" or parse_time(body["data"]["updated_at"]) != \
             parse_time(record.get("updated_at")):
         raise Fail(f"the notification says {body['event_type']} at {body['data']['updated_at']}, but the change "
-                   f"was contact.updated at {record.get('updated_at')}")
+                   f"was contact.updated at {record.get('updated_at')}", _shown(delivery))
 
 
 @check("notifications.timestamp", "webhook-timestamp is current (±5 minutes); the body's timestamp is not before "
@@ -122,15 +128,16 @@ def timestamp(ctx):
     _, delivery, _ = _one_change(ctx)
     stamp = delivery.headers.get("webhook-timestamp", "")
     if not stamp.isdigit():
-        raise Fail(f"webhook-timestamp is {stamp!r}, not Unix seconds")
+        raise Fail(f"webhook-timestamp is {stamp!r}, not Unix seconds", _shown(delivery))
     skew = int(stamp) - (ctx.target.server_now().timestamp() - (time.time() - delivery.received_at))
     if abs(skew) > TOLERANCE:
-        raise Fail(f"webhook-timestamp is {int(skew)} s from the server's clock when it arrived (tolerance ±{TOLERANCE})")
+        raise Fail(f"webhook-timestamp is {int(skew)} s from the server's clock when it arrived "
+                   f"(tolerance ±{TOLERANCE})", _shown(delivery))
     body = _body(delivery)
     sent, changed = parse_time(body.get("timestamp")), parse_time((body.get("data") or {}).get("updated_at"))
     if sent is None or changed is None or sent < changed:
         raise Fail(f"the body's timestamp {body.get('timestamp')!r} is missing or before the change "
-                   f"({(body.get('data') or {}).get('updated_at')!r})")
+                   f"({(body.get('data') or {}).get('updated_at')!r})", _shown(delivery))
 
 
 @check("notifications.retry", "A notification answered 503 is delivered again: same webhook-id and body, signed",
@@ -142,6 +149,7 @@ def retry(ctx):
         raise Fail("the inbox did not refuse the first delivery (kit error)")
     if second.headers.get("webhook-id") != first.headers.get("webhook-id") or second.body != first.body:
         raise Fail(f"the retry came as webhook-id {second.headers.get('webhook-id')!r} (first "
-                   f"{first.headers.get('webhook-id')!r}) and {'the same' if second.body == first.body else 'another'} body")
+                   f"{first.headers.get('webhook-id')!r}) and {'the same' if second.body == first.body else 'another'} body",
+                   _shown(second))
     if not signature_verifies(ctx.target.webhook_secret, second.headers, second.body):
-        raise Fail("the retried notification's signature does not verify")
+        raise Fail("the retried notification's signature does not verify", _shown(second))

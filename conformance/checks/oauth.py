@@ -19,8 +19,8 @@ SERVER_SIDE_EXPIRY_WAIT = 60  # wait out tokens that live this long or less when
 
 def _start(ctx, **kwargs) -> Attempt:
     ctx.need_authorize()
-    target = ctx.target
-    return oauth_flow.start(ctx.probe, target.authorizer, target.endpoint("authorization_endpoint"), target.client,
+    creds = ctx.creds
+    return oauth_flow.start(ctx.probe, creds.authorizer, creds.endpoint("authorization_endpoint"), creds.client,
                             **kwargs)
 
 
@@ -34,25 +34,25 @@ def _code(ctx, **kwargs) -> Attempt:
 
 
 def _exchange(ctx, attempt: Attempt, **kwargs):
-    target = ctx.target
-    return oauth_flow.exchange_code(ctx.probe, target.endpoint("token_endpoint"), target.client, attempt, **kwargs)
+    creds = ctx.creds
+    return oauth_flow.exchange_code(ctx.probe, creds.endpoint("token_endpoint"), creds.client, attempt, **kwargs)
 
 
 def _tokens(ctx) -> Tokens:
     reply = _exchange(ctx, _code(ctx))
     if reply.status != 200 or not isinstance(reply.json, dict) or "access_token" not in reply.json:
         raise Fail(f"a valid code exchange answered {reply.status}", reply.exchange)
-    return Tokens.from_reply(reply, ctx.target.client.scope)
+    return Tokens.from_reply(reply, ctx.creds.client.scope)
 
 
 def _refresh(ctx, refresh_token: str):
-    target = ctx.target
-    return oauth_flow.refresh(ctx.probe, target.endpoint("token_endpoint"), target.client, refresh_token)
+    creds = ctx.creds
+    return oauth_flow.refresh(ctx.probe, creds.endpoint("token_endpoint"), creds.client, refresh_token)
 
 
 def _revoke(ctx, token: str, hint: str):
-    target = ctx.target
-    return oauth_flow.revoke(ctx.probe, target.endpoint("revocation_endpoint"), target.client, token, hint)
+    creds = ctx.creds
+    return oauth_flow.revoke(ctx.probe, creds.endpoint("revocation_endpoint"), creds.client, token, hint)
 
 
 def _whoami(ctx, access_token: str):
@@ -143,7 +143,7 @@ def code_replay_revokes(ctx):
     attempt = _code(ctx)
     first = _exchange(ctx, attempt)
     expect_status(first, 200, what="the first exchange of a code")
-    tokens = Tokens.from_reply(first, ctx.target.client.scope)
+    tokens = Tokens.from_reply(first, ctx.creds.client.scope)
     expect_status(_whoami(ctx, tokens.access_token), 200, what="the new access token")
     if _exchange(ctx, attempt).status == 200:
         raise Skip("the replayed code was accepted (see oauth.code.single_use); nothing to revoke")
@@ -158,14 +158,14 @@ def code_replay_revokes(ctx):
        "RFC 6749 §3.1.2.4, §4.1.2.1; RFC 9700 §4.1.3")
 def redirect_uri_unregistered(ctx):
     ctx.need_authorize()
-    target = ctx.target
-    registered = target.authorizer.redirect_uri(target.client)
+    creds = ctx.creds
+    registered = creds.authorizer.redirect_uri(creds.client)
     parts = registered.split("?", 1)[0]
     foreign = "https://attacker.invalid/" + parts.split("://", 1)[1].split("/", 1)[-1]
     for bad in (foreign, parts.rstrip("/") + "-kit"):
-        url = oauth_flow.authorization_url(target.endpoint("authorization_endpoint"), target.client, state="kit",
+        url = oauth_flow.authorization_url(creds.endpoint("authorization_endpoint"), creds.client, state="kit",
                                            challenge=oauth_flow.pkce_pair()[1], redirect_uri=bad,
-                                           login_hint=getattr(target.authorizer, "login_hint", None))
+                                           login_hint=getattr(creds.authorizer, "login_hint", None))
         reply = ctx.probe.get(url)
         if reply.headers.get("Location", "").startswith(bad):
             raise Fail(f"the authorization endpoint redirected to the unregistered {bad}", reply.exchange)
@@ -188,14 +188,23 @@ def state_round_trip(ctx):
                    attempt.reply.exchange if attempt.reply else None)
 
 
-@check("oauth.refresh.rotation", "Each refresh hands out a new refresh token", "DECISIONS Q2; RFC 9700 §2.2.2, §4.14.2; RFC 6749 §6")
-def refresh_rotation(ctx):
+def _refreshed_once(ctx) -> tuple[Tokens, Tokens | None, object]:
+    """A new family, refreshed once: (its first tokens, the refreshed ones or None when no refresh
+    token was issued, the refresh answer)."""
     tokens = _tokens(ctx)
     if not tokens.refresh_token:
-        raise Fail("the code exchange issued no refresh_token (the contract: refresh tokens live 30 days)")
+        return tokens, None, None
     reply = _refresh(ctx, tokens.refresh_token)
     expect_status(reply, 200, what="a refresh")
-    fresh = Tokens.from_reply(reply, ctx.target.client.scope)
+    return tokens, Tokens.from_reply(reply, ctx.creds.client.scope), reply
+
+
+@check("oauth.refresh.rotation", "Each refresh hands out a new refresh token",
+       "DECISIONS Q2; RFC 9700 §2.2.2, §4.14.2; RFC 6749 §6")
+def refresh_rotation(ctx):
+    tokens, fresh, reply = _refreshed_once(ctx)
+    if fresh is None:
+        raise Fail("the code exchange issued no refresh_token (the contract: refresh tokens live 30 days)")
     if not fresh.refresh_token or fresh.refresh_token == tokens.refresh_token:
         raise Fail("the refresh answered without a new refresh_token (rotation on every use)", reply.exchange)
     expect_status(_whoami(ctx, fresh.access_token), 200, what="the refreshed access token")
@@ -204,14 +213,9 @@ def refresh_rotation(ctx):
 @check("oauth.refresh.reuse_revokes_family", "A spent refresh token is refused and revokes its whole family",
        "DECISIONS Q2; RFC 9700 §2.2.2, §4.14.2")
 def refresh_reuse(ctx):
-    tokens = _tokens(ctx)
-    if not tokens.refresh_token:
-        raise Skip("no refresh_token was issued (see oauth.refresh.rotation)")
-    first = _refresh(ctx, tokens.refresh_token)
-    expect_status(first, 200, what="a refresh")
-    fresh = Tokens.from_reply(first, ctx.target.client.scope)
-    if not fresh.refresh_token or fresh.refresh_token == tokens.refresh_token:
-        raise Skip("the refresh token was not rotated (see oauth.refresh.rotation); nothing is spent")
+    tokens, fresh, _ = _refreshed_once(ctx)
+    if fresh is None or not fresh.refresh_token or fresh.refresh_token == tokens.refresh_token:
+        raise Skip("no refresh token was issued or rotated (see oauth.refresh.rotation); nothing is spent")
     token_error(_refresh(ctx, tokens.refresh_token), ("invalid_grant",), what="the spent refresh token")
     token_error(_refresh(ctx, fresh.refresh_token), ("invalid_grant",),
                 what="the newest refresh token of a family whose spent token was replayed")
@@ -251,9 +255,9 @@ def revoke_unknown_token(ctx):
        "RFC 6750 §3.1; contract components.responses.Unauthorized; DECISIONS Q2")
 def token_expired(ctx):
     target = ctx.target
-    if not target.can_authorize:
+    if not ctx.creds.can_authorize:
         raise Skip("needs a token of its own with a known lifetime: give --login-hint or --interactive")
-    tokens = target.authorize_tokens(purpose="the expiry check")
+    tokens = ctx.creds.authorize_tokens(purpose="the expiry check")
     lifetime = tokens.expires_in
     if target.admin is not None:
         seconds = (lifetime or 3600) + 5
@@ -274,11 +278,11 @@ def token_expired(ctx):
 
 @check("oauth.client.wrong_secret", "A wrong client secret is refused with invalid_client", "RFC 6749 §2.3.1, §5.2")
 def client_wrong_secret(ctx):
-    target = ctx.target
-    if target.client is None or target.client.client_secret is None:
+    creds = ctx.creds
+    if creds.client is None or creds.client.client_secret is None:
         raise Skip("needs a confidential client (--client-id and --client-secret)")
     attempt = _code(ctx)
-    liar = oauth_flow.Client(target.client.client_id, base64.b64encode(secrets.token_bytes(18)).decode(),
-                             target.client.redirect_uri, target.client.scope)
-    reply = oauth_flow.exchange_code(ctx.probe, target.endpoint("token_endpoint"), liar, attempt)
+    liar = oauth_flow.Client(creds.client.client_id, base64.b64encode(secrets.token_bytes(18)).decode(),
+                             creds.client.redirect_uri, creds.client.scope)
+    reply = oauth_flow.exchange_code(ctx.probe, creds.endpoint("token_endpoint"), liar, attempt)
     token_error(reply, ("invalid_client",), status=(401,), what="a code exchange with a wrong client secret")

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from ..model import Fail
+from ..model import Fail, Skip
 from ..probe import Reply
 
 CHALLENGE_ERROR = re.compile(r'error\s*=\s*"?([a-z_]+)"?', re.IGNORECASE)
@@ -89,3 +89,11 @@ def contact_view(ctx, token: str, contact_id: str) -> dict:
 
 def campaign(contact: dict, campaign_id: str) -> dict | None:
     return next((c for c in contact.get("campaigns") or [] if isinstance(c, dict) and c.get("id") == campaign_id), None)
+
+
+def foreign_contact(ctx, other_token: str) -> str:
+    """A contact of the second account (what this account's credentials must never reach)."""
+    _, page = ctx.get_json("/v1/contacts", other_token, per_page=1)
+    if not page.get("data"):
+        raise Skip("the second account lists no contact")
+    return page["data"][0]["id"]
