@@ -44,10 +44,16 @@ class Tokens:
     def from_reply(cls, reply: Reply, asked_scope: str) -> "Tokens":
         body = reply.json or {}
         granted = body.get("scope") or asked_scope  # RFC 6749 §5.1: absent means as requested
-        expires = body.get("expires_in")
-        return cls(body["access_token"], body.get("refresh_token"),
-                   int(expires) if isinstance(expires, (int, float, str)) and str(expires).isdigit() else None,
+        return cls(body["access_token"], body.get("refresh_token"), _seconds(body.get("expires_in")),
                    tuple(str(granted).split()))
+
+
+def _seconds(value) -> int | None:
+    """`expires_in` as whole seconds; servers send 3600, 3600.0 or "3600"."""
+    try:
+        return int(float(value)) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass
