@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deliveries": ("integration.cli", "deliveries", "Outbox status and dead letters; `deliveries replay` re-queues them."),
     "rescore": ("integration.cli", "rescore_command", "Re-score every contact now (the daily batch) and queue changes."),
     "ingest-server": ("integration.cli", "ingest_server", "Serve Broadcast's webhooks (Resend, AgentBuddy) with delivery workers."),
+    "verify": ("conformance.cli", "verify", "Conformance kits: `verify agentbuddy --url URL` checks an AgentBuddy against the contract."),
+    "send-webhook": ("conformance.cli", "send_webhook", "Sign a contract example (or a file) with Standard Webhooks and POST it."),
 }
 
 

@@ -195,6 +195,7 @@ def mutate(state, account_id: str, entity: str, op: str, record_id: str | None =
         changes = copy.deepcopy(changes or {})
         if op == "create":
             record = _generate(state, account_id, entity)
+            record["deleted_at"] = None  # the seeding generator makes 1% tombstones; a created record is live
         else:
             current = collection.get(record_id) if isinstance(record_id, str) else None
             if current is None:
