@@ -102,3 +102,16 @@ def test_a_chunked_body_over_the_limit_is_refused(live_mock):
     answer = requests.post(f"{base}/v1/subscriptions", data=chunks(), headers={"Content-Type": "application/json"},
                            timeout=10)
     assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
+
+
+def test_each_missing_and_each_unexpected_property_is_named_once(api):
+    contact = api.get("/v1/contacts", query_string={"per_page": 1}).get_json()["data"][0]
+    answer = api.post(f"/v1/contacts/{contact['id']}/events",
+                      json={"campaign_id": "bc_campaign_1", "colour": "blue", "shade": "dark"})
+    body = problem_of(answer, 422, "validation_failed")
+    fields = [e["field"] for e in body["errors"]]
+    assert len(fields) == len(set(fields)), fields
+    assert {"/event_id", "/event_type", "/timestamp", "/colour", "/shade"} <= set(fields)
+    messages = {e["field"]: e["message"] for e in body["errors"]}
+    assert messages["/event_id"] == "'event_id' is a required property"
+    assert "'colour', 'shade' were unexpected" in messages["/colour"]
