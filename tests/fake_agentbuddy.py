@@ -15,6 +15,7 @@ import requests
 import mock_agentbuddy
 from common.serving import serve
 from common.timestamps import format_rfc3339, parse_rfc3339
+from harness.oauth import headless_token
 from mock_agentbuddy.admin.client import AdminClient
 
 # What the suites write into payloads and read back (microseconds, so nothing is rounded away).
@@ -79,8 +80,6 @@ class FakeAgentBuddy:
 
     def token(self, account_index: int = 0) -> str:
         """A read token of the account's agent, kept until the fake says it expired."""
-        from harness.oauth import headless_token
-
         if account_index not in self._tokens:
             self._tokens[account_index] = headless_token(self.url, self.agent_email(account_index))["access_token"]
         return self._tokens[account_index]

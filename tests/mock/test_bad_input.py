@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
+
+from .mock_helpers import small_config
 
 
 def problem_of(response, status, code):
@@ -87,10 +90,6 @@ def test_the_journal_records_the_verdict(api, client):
 
 
 def test_a_chunked_body_over_the_limit_is_refused(live_mock):
-    import requests
-
-    from .mock_helpers import small_config
-
     base, _ = live_mock(small_config())
 
     def chunks():
