@@ -16,8 +16,10 @@ globals). The package follows a request's flow:
     pages/          `/ui/`, what an AgentBuddy user sees
     cli.py          `ab-harness mock` / `python -m mock_agentbuddy`
 
-Dependencies point one way: world ← state ← oauth ← api ← inbound, admin, pages; nothing
-imports the app factory but the servers and tests that build an app. Neither this package
+Dependencies point one way: `config` and `responses` are leaves; `world` ← `state` ← `api` ←
+`inbound`, `admin`, `pages`; `oauth` needs only `config` and `responses` (the state it serves is
+handed to `init_oauth`), and `api` and `inbound` import its guard. Nothing imports the app
+factory but the servers and tests that build an app. Neither this package
 nor the integration imports the other; see docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
