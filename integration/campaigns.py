@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from integration.clock import Clock
-from integration.db import Database, Tx, placeholders
+from common.clock import Clock
+from integration.storage import Database, Tx, placeholders
 
 SUPPRESSED_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
 

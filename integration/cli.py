@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 import click
 
-from .clock import SystemClock
+from common.clock import SystemClock
 from .config import DEFAULT_KEY_FILE, IntegrationConfig, load_or_create_key_file
-from .db import Database, from_json
+from integration.storage import Database, from_json
 
 
 # ----------------------------------------------------------------------------- shared options
@@ -81,7 +81,7 @@ class _CallbackHandler(BaseHTTPRequestHandler):
 
 def _browser_connect(db: Database, config: IntegrationConfig, organization_id: str, open_browser: bool,
                      timeout: float):
-    from . import connections
+    from integration.agentbuddy import connections
 
     server = HTTPServer(("127.0.0.1", 0), _CallbackHandler)
     server.callback_url = None  # type: ignore[attr-defined]
@@ -114,7 +114,7 @@ def _browser_connect(db: Database, config: IntegrationConfig, organization_id: s
 def connect(config: IntegrationConfig, db: Database, organization_id: str, login_hint: str | None,
             no_browser: bool, notify_url: str | None, timeout: float) -> None:
     """Connect a Broadcast organization to an AgentBuddy account (OAuth 2.0 + PKCE)."""
-    from . import connections, notifications, oauth_client
+    from integration.agentbuddy import connections, oauth as oauth_client, subscriptions
 
     try:
         if login_hint:
@@ -122,7 +122,7 @@ def connect(config: IntegrationConfig, db: Database, organization_id: str, login
         else:
             connection = _browser_connect(db, config, organization_id, not no_browser, timeout)
         if notify_url:
-            notifications.subscribe(db, config, organization_id, notify_url)
+            subscriptions.subscribe(db, config, organization_id, notify_url)
     except (connections.ConnectError, oauth_client.OAuthFlowError, oauth_client.TransientOAuthError) as exc:
         _fail(str(exc))
     click.echo(f"Connected {organization_id} to AgentBuddy account {connection.account_name} "
@@ -133,10 +133,10 @@ def connect(config: IntegrationConfig, db: Database, organization_id: str, login
 @common_options
 def disconnect(config: IntegrationConfig, db: Database, organization_id: str) -> None:
     """Revoke the organization's AgentBuddy tokens; synced data is kept."""
-    from . import connections
+    from integration.agentbuddy import connections, disconnect as disconnect_module
 
     try:
-        result = connections.disconnect(db, config, organization_id)
+        result = disconnect_module.disconnect(db, config, organization_id)
     except connections.NotConnected as exc:
         _fail(str(exc))
     confirmed = result.revoked_refresh_token or result.revoked_access_token
@@ -182,8 +182,9 @@ def sync(config: IntegrationConfig, db: Database, organization_id: str, full: bo
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from . import connections, sync as sync_engine
-    from .client import AgentBuddyError
+    from integration.agentbuddy import connections
+    from integration import sync as sync_engine
+    from integration.agentbuddy.errors import AgentBuddyError
 
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),

@@ -34,11 +34,13 @@ from typing import Any, Callable, Protocol
 import requests
 from standardwebhooks import Webhook
 
-from integration import connections, outbox, wire
-from integration.clock import Clock
+from integration.agentbuddy import connections
+from integration.agentbuddy.tokens import ConnectionAuth, TokenSource
+from integration import outbox, wire
+from common.clock import Clock
 from integration.config import IntegrationConfig
-from integration.connections import NotConnected
-from integration.db import Database
+from integration.agentbuddy.errors import NotConnected
+from integration.storage import Database
 from integration.outbox import ClaimPolicy, Doorbell, Message
 from integration.retry_schedule import RetrySchedule, parse_retry_after
 
@@ -176,9 +178,9 @@ class StoredEndpoints:
     def bearer_session(self, connection_id: str) -> requests.Session:
         if connection_id not in self._sessions:
             config = connections.config_for(self._db, self._config, connection_id)
-            tokens = connections.TokenSource(self._db, config, connection_id, self._clock)
+            tokens = TokenSource(self._db, config, connection_id, self._clock)
             session = requests.Session()  # no transport retries: the outbox schedule is the retry policy
-            session.auth = connections.ConnectionAuth(tokens)
+            session.auth = ConnectionAuth(tokens)
             self._sessions[connection_id] = session
         return self._sessions[connection_id]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from integration.db import Tx, format_ts, from_json, parse_ts, placeholders, to_json
+from integration.storage import Tx, format_ts, from_json, placeholders, to_json
+from common.timestamps import parse_rfc3339
 from integration.engagement import AccountBaseline, ContactActivity, EngagementMetrics
 from integration.engagement.email_record import CAMPAIGN_STATUSES
 from integration.engagement.events import iso
@@ -197,7 +198,7 @@ def write_scores(tx: Tx, org: str, payloads: Sequence[dict[str, Any]], reason: s
         text = p["score_updated_at"]
         stamp = stamps.get(text)
         if stamp is None:
-            stamp = stamps[text] = format_ts(parse_ts(text))
+            stamp = stamps[text] = format_ts(parse_rfc3339(text))
         rows.append((org, p["contact_id"], p["propensity_score"], p["propensity_category"], p["seller_likelihood"],
                      p["buyer_activity_score"], p["recommended_action"], to_json(p["contributing_factors"]), stamp))
     tx.bulk_upsert("contact_scores", _SCORE_COLUMNS, rows, key=("organization_id", "contact_id"),

@@ -30,8 +30,8 @@ from typing import Any, Mapping, Sequence
 from integration import engagement_store as store
 from integration import outbox
 from integration.campaigns import find_send
-from integration.clock import Clock
-from integration.db import Database, Tx, to_json
+from common.clock import Clock
+from integration.storage import Database, Tx, to_json
 from integration.engagement import (
     ContactActivity, EngagementEvent, ProviderPayloadError, SignatureError, engagement_metrics,
     parse_resend_event, prepare, score_signals, signals, unsubscribe_event, verify_resend_signature,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from .clock import Clock
-from .db import Database, format_ts, to_json
+from common.clock import Clock
+from integration.storage import Database, format_ts, to_json
 from .mapping import CONTACT_STATUSES, EMAIL_STATUSES, dedupe_tags, union_tags
 
 

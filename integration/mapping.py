@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable
 
 import contract
 
-from .db import format_ts, to_json
+from integration.storage import format_ts, to_json
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 CONTACT_STATUSES = ("active", "archived")

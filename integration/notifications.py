@@ -22,12 +22,14 @@ from typing import Any, Mapping
 
 from standardwebhooks.webhooks import Webhook
 
-from . import connections, sync as sync_engine
-from .client import AgentBuddyClient, AgentBuddyError
-from .clock import Clock, SystemClock
+from integration.agentbuddy import connections
+from integration import sync as sync_engine
+from integration.agentbuddy.client import AgentBuddyClient
+from integration.agentbuddy.errors import AgentBuddyError
+from common.clock import Clock, SystemClock
 from .config import IntegrationConfig
-from .crypto import SecretBox
-from .db import Database
+from integration.agentbuddy.secrets import SecretBox
+from integration.storage import Database
 from .streams import BY_EVENT_ENTITY
 
 ACTIONS = ("created", "updated", "deleted")
@@ -175,32 +177,3 @@ def handle_change_notification(
         sync_engine.request_sync(db, org, stream.name, clock)
         return NotificationResult(202, "deferred", f"sync postponed: {exc}", org, stream.name)
     return NotificationResult(200, "synced", f"{stream.name} synced", org, stream.name, summary.to_dict())
-
-
-# ----------------------------------------------------------------------------- subscriptions
-
-def subscribe(
-    db: Database, config: IntegrationConfig, organization_id: str, url: str, *, clock: Clock | None = None
-) -> str:
-    """Register (or re-register) our notification URL at AgentBuddy; returns the subscription id."""
-    clock = clock or SystemClock()
-    session = connections.authorized_session(db, config, organization_id, clock=clock)
-    api = connections.config_for(db, config, organization_id).api_base
-    connection = connections.get_connection(db, organization_id)
-    try:
-        if connection and connection.subscription_id:
-            session.delete(f"{api}/subscriptions/{connection.subscription_id}", timeout=config.http_timeout_seconds)
-        response = session.post(f"{api}/subscriptions", json={"url": url}, timeout=config.http_timeout_seconds)
-    finally:
-        session.close()
-    if response.status_code != 201:
-        from .client import error_from_response
-
-        raise error_from_response(response)
-    subscription_id = response.json()["id"]
-    with db.transaction() as tx:
-        tx.execute(
-            "UPDATE connections SET subscription_id = ?, updated_at = ? WHERE organization_id = ?",
-            (subscription_id, clock.now(), organization_id),
-        )
-    return subscription_id

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from integration.db import Database, Tx, format_ts, from_json, parse_ts, placeholders, to_json
+from integration.storage import Database, Tx, format_ts, from_json, placeholders, to_json
+from common.timestamps import parse_rfc3339
 
 KINDS = ("event", "propensity", "batch")
 FOLDABLE = ("event", "propensity")  # a backlog of these travels as batch messages
@@ -449,7 +450,7 @@ def next_due(db: Database, organization_id: str | None = None) -> datetime | Non
         leased = tx.fetchval(
             "SELECT MIN(lease_expires_at) AS t FROM outbox WHERE status = 'delivering' AND merged_into IS NULL"
             f" {where}", params)
-    times = [parse_ts(t) for t in (pending, leased) if t]
+    times = [parse_rfc3339(t) for t in (pending, leased) if t]
     return min(times) if times else None
 
 

@@ -28,8 +28,9 @@ from typing import Any, Iterator
 
 from integration import engagement_store as store
 from integration import outbox
-from integration.clock import Clock
-from integration.db import Database, parse_ts
+from common.clock import Clock
+from integration.storage import Database
+from common.timestamps import parse_rfc3339
 from integration.engagement import (AccountBaseline, ContactActivity, engagement_metrics, score, score_signals,
                                     signals)
 
@@ -154,4 +155,4 @@ def due_for_rescore(db: Database, org: str, now: datetime, interval_hours: float
         stamp = tx.fetchval("SELECT computed_at FROM account_baselines WHERE organization_id = ?", (org,))
     if stamp is None:
         return True
-    return (now - parse_ts(stamp)).total_seconds() >= interval_hours * 3600
+    return (now - parse_rfc3339(stamp)).total_seconds() >= interval_hours * 3600

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from . import connections, sync as sync_engine
-from .clock import Clock, SystemClock
+from integration.agentbuddy import connections
+from integration import sync as sync_engine
+from common.clock import Clock, SystemClock
 from .config import IntegrationConfig
-from .db import Database, parse_ts
+from integration.storage import Database
+from common.timestamps import parse_rfc3339
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Scheduler:
     def _is_due(self, row: dict[str, Any], now: datetime) -> bool:
         if row["requested"] is not None or not row["streams"] or row["oldest"] is None:
             return True
-        return parse_ts(row["oldest"]) + self.interval <= now
+        return parse_rfc3339(row["oldest"]) + self.interval <= now
 
     def tick(self) -> list[TickResult]:
         results = []

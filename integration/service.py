@@ -13,10 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from integration import connections, rescore
-from integration.clock import Clock, SystemClock
+from integration.agentbuddy import connections
+from integration import rescore
+from common.clock import Clock, SystemClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 from integration.delivery import DeliveryWorker, StoredEndpoints, transport_for
 from integration.outbox import ClaimPolicy, Doorbell
 from integration.retry_schedule import RetrySchedule

@@ -31,11 +31,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterator, TypeVar
 
-from . import connections
-from .client import AgentBuddyClient, NotFound, RequestRejected
-from .clock import Clock, SystemClock
+from integration.agentbuddy import connections, tokens
+from integration.agentbuddy.client import AgentBuddyClient
+from integration.agentbuddy.errors import NotFound, RequestRejected
+from common.clock import Clock, SystemClock
 from .config import IntegrationConfig
-from .db import Database, Tx, format_ts, parse_ts, placeholders, to_json
+from integration.storage import Database, Tx, format_ts, placeholders, to_json
+from common.timestamps import parse_rfc3339
 from .mapping import map_record, public_payload
 from .streams import Stream, select
 
@@ -115,7 +117,7 @@ def sync(
     """Sync the organization's AgentBuddy account into Broadcast's tables."""
     clock = clock or SystemClock()
     own_client = client is None
-    client = client or connections.client_for(db, config, organization_id, clock=clock)
+    client = client or tokens.client_for(db, config, organization_id, clock=clock)
     try:
         return _Run(db, config, organization_id, client, clock, progress, fault).run(select(entities), full)
     finally:
@@ -360,10 +362,10 @@ class _Run:
             hwm = row["hwm_updated_at"] if row else None
             since = None
             last_success = row["last_success_at"] if row else None
-            if last_success and parse_ts(last_success) < now - TOMBSTONE_HORIZON:
+            if last_success and parse_rfc3339(last_success) < now - TOMBSTONE_HORIZON:
                 full = True  # deletions older than AgentBuddy's tombstone retention may be gone
             if not full and hwm is not None:
-                since = format_ts(parse_ts(hwm) - timedelta(seconds=self.config.sync_overlap_seconds))
+                since = format_ts(parse_rfc3339(hwm) - timedelta(seconds=self.config.sync_overlap_seconds))
             tx.execute(
                 "INSERT INTO sync_state (organization_id, entity, run_id, run_since, run_cursor, run_hwm_updated_at,"
                 " run_hwm_id, run_started_at, last_run_at, requested_at)"
@@ -398,7 +400,7 @@ class _Run:
             )
             since = row["run_since"] if row else None
             if row and row["run_hwm_updated_at"]:
-                since = format_ts(parse_ts(row["run_hwm_updated_at"]) - timedelta(seconds=self.config.sync_overlap_seconds))
+                since = format_ts(parse_rfc3339(row["run_hwm_updated_at"]) - timedelta(seconds=self.config.sync_overlap_seconds))
             tx.execute(
                 "UPDATE sync_state SET run_since = ?, run_cursor = NULL WHERE organization_id = ? AND entity = ?",
                 (since, self.org, stream.name),
@@ -421,7 +423,7 @@ class _Run:
                 entity.deleted += tx.execute(
                     f"UPDATE {stream.table} SET deleted_at = ?, synced_at = ? WHERE organization_id = ?"
                     " AND deleted_at IS NULL AND synced_at < ?",
-                    (now, now, self.org, format_ts(parse_ts(row["run_started_at"]))),
+                    (now, now, self.org, format_ts(parse_rfc3339(row["run_started_at"]))),
                 )
             tx.execute(
                 "UPDATE sync_state SET hwm_updated_at = ?, hwm_id = ?, run_id = NULL, run_since = NULL,"
@@ -460,7 +462,7 @@ class _Run:
         now = self.clock.now()
         with self.db.transaction() as tx:
             row = tx.fetchone("SELECT * FROM sync_leases WHERE organization_id = ?" + self.lock_clause, (self.org,))
-            if row is not None and row["owner"] != self.owner and parse_ts(row["expires_at"]) > now:
+            if row is not None and row["owner"] != self.owner and parse_rfc3339(row["expires_at"]) > now:
                 raise SyncBusy(f"a sync of organization {self.org!r} is already running (lease until {row['expires_at']})")
             tx.execute(
                 "INSERT INTO sync_leases (organization_id, owner, expires_at) VALUES (?, ?, ?)"

@@ -19,8 +19,10 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from common.score_chart import score_chart
 from contract.categories import BANDS
 
-from . import connections, outbox
-from .db import from_json, parse_ts
+from integration.agentbuddy import connections, disconnect as disconnecting
+from integration import outbox
+from integration.storage import from_json
+from common.timestamps import parse_rfc3339
 
 CATEGORIES = ("hot", "warm", "cool", "cold")
 SORTS: dict[str, tuple[str, ...]] = {  # ?sort= -> SQL expressions; whitelisted, never taken from input
@@ -99,7 +101,7 @@ def settings():
     last = runs[0] if runs else None
     next_sync = None
     if connection is not None and connection.status == connections.ACTIVE and last is not None:
-        next_sync = parse_ts(last["started_at"]) + timedelta(seconds=rt.config.schedule_interval_seconds)
+        next_sync = parse_rfc3339(last["started_at"]) + timedelta(seconds=rt.config.schedule_interval_seconds)
     return render_template(
         "settings.html", connection=connection, agent=_agent(rt.db, org, connection), now=rt.clock.now(),
         runs=runs, last=last, next_sync=next_sync,
@@ -150,7 +152,7 @@ def sync_now():
 def disconnect():
     rt = _rt()
     try:
-        result = connections.disconnect(rt.db, rt.config, _org(), clock=rt.clock)
+        result = disconnecting.disconnect(rt.db, rt.config, _org(), clock=rt.clock)
     except connections.NotConnected:
         flash("There is no AgentBuddy connection to disconnect.", "error")
         return redirect(SETTINGS)

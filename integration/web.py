@@ -13,9 +13,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from integration import ingest, ui
-from integration.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 from integration.outbox import Doorbell
 
 MAX_BODY_BYTES = 1024 * 1024  # a Resend event is a few KiB; anything near this is not one

@@ -25,10 +25,12 @@ from typing import Any, Callable
 import requests
 
 from integration import campaigns as bc_campaigns
-from integration import connections, sync as bc_sync
-from integration.clock import ManualClock
+from integration.agentbuddy import connections
+from integration import sync as bc_sync
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database, parse_ts
+from integration.storage import Database
+from common.timestamps import parse_rfc3339 as parse_ts
 
 from . import keepalive
 from . import model as m
@@ -404,7 +406,7 @@ class Run:
 
     def _expire_token_mid_sync(self) -> None:
         """AgentBuddy stops honouring Broadcast's access token (as after an expiry), then a sync runs."""
-        from integration.crypto import SecretBox  # noqa: PLC0415
+        from integration.agentbuddy.secrets import SecretBox  # noqa: PLC0415
 
         with self.db.transaction(readonly=True) as tx:
             row = tx.fetchone("SELECT access_token_enc FROM connections WHERE organization_id = ?", (ORG,))

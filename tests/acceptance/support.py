@@ -25,11 +25,12 @@ import requests
 from cryptography.fernet import Fernet
 from svix.webhooks import Webhook as SvixWebhook
 
-from integration import campaigns, connections, outbox
+from integration import campaigns, outbox
+from integration.agentbuddy import connections
 from integration import sync as sync_engine
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 from integration.service import build_worker
 from integration.web import create_app
 

@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from integration import connections
+from integration.agentbuddy import connections, disconnect
 from integration.config import IntegrationConfig, MissingTokenKey
-from integration.connections import ConnectError, NotConnected, TokenSource
+from integration.agentbuddy.errors import ConnectError, NotConnected
+from integration.agentbuddy.secrets import SecretsError
+from integration.agentbuddy.tokens import TokenSource
 
 from .conftest import ConnectedOrg, advance_both
 
@@ -156,7 +158,7 @@ def test_an_organization_cannot_switch_to_another_account(connected_org: Connect
 def test_disconnect_revokes_both_tokens_and_keeps_the_data(synced_world: ConnectedOrg):
     org = synced_world
     token = TokenSource(org.db, org.config, "org_a", org.clock).access_token()
-    result = connections.disconnect(org.db, org.config, "org_a", clock=org.clock)
+    result = disconnect.disconnect(org.db, org.config, "org_a", clock=org.clock)
     assert result.revoked_refresh_token and result.revoked_access_token
     assert _bearer_status(org, token) == 401
     raw = _raw_connection(org)
@@ -173,7 +175,7 @@ def test_old_secrets_stay_readable_after_a_key_rotation(connected_org: Connected
     rotated = org.config.replace(token_key=f"{Fernet.generate_key().decode()},{org.config.token_key}")
     assert connections.webhook_secret(org.db, rotated, "org_a").startswith("whsec_")
     wrong = org.config.replace(token_key=Fernet.generate_key().decode())
-    with pytest.raises(connections.SecretsError, match="AB_HARNESS_TOKEN_KEY"):
+    with pytest.raises(SecretsError, match="AB_HARNESS_TOKEN_KEY"):
         connections.webhook_secret(org.db, wrong, "org_a")
 
 

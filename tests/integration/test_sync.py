@@ -275,7 +275,7 @@ def test_a_broken_tombstone_for_an_unknown_record_is_still_stored_as_deleted(dat
 
     from integration import streams
     from integration import sync as sync_engine
-    from integration.clock import ManualClock
+    from common.clock import ManualClock
 
     with database.transaction() as tx:
         tx.execute("INSERT INTO organizations (organization_id, name, created_at) VALUES ('o', 'O', ?)",

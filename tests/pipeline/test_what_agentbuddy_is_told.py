@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from integration import campaigns, ingest, outbox, rescore
-from integration.db import parse_ts
+from common.timestamps import parse_rfc3339 as parse_ts
 from integration import engagement_store as store
 from integration.engagement import EngagementEvent, natural_event_id
 from integration.retry_schedule import RetrySchedule

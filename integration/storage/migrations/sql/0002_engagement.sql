@@ -1,6 +1,6 @@
 -- Engagement pipeline: what Broadcast sent, what the email provider reported back, what we
 -- derived from it (activity, 5.2 metrics, 5.3 scores) and what still has to reach AgentBuddy.
--- Portable subset (see integration/db.py): TEXT timestamps (fixed-width UTC), TEXT JSON,
+-- Portable subset (see integration/storage/sql.py): TEXT timestamps (fixed-width UTC), TEXT JSON,
 -- INTEGER booleans, qmark placeholders. Every row carries organization_id.
 
 -- A campaign as Broadcast knows it; names travel with every event (5.1 campaign_name), the
@@ -101,19 +101,8 @@ CREATE TABLE contact_scores (
     PRIMARY KEY (organization_id, contact_id)
 );
 
--- Every score change, for timelines ("45 -> 87 after the valuation clicks").
-CREATE TABLE score_history (
-    id AUTO_ID,
-    organization_id TEXT NOT NULL,
-    contact_id TEXT NOT NULL,
-    propensity_score INTEGER NOT NULL,
-    propensity_category TEXT NOT NULL,
-    seller_likelihood INTEGER,
-    buyer_activity_score INTEGER,
-    reason TEXT NOT NULL,
-    scored_at TEXT NOT NULL
-);
-CREATE INDEX score_history_by_contact ON score_history (organization_id, contact_id, scored_at);
+-- score_history (every score change, for timelines) has a generated key, which each database
+-- spells its own way: revision 0002 creates it with SQLAlchemy, which knows both spellings.
 
 -- Per-account averages the base score compares a contact against (5.3 "vs. average").
 CREATE TABLE account_baselines (
@@ -123,7 +112,7 @@ CREATE TABLE account_baselines (
 );
 
 -- Transactional outbox: written in the same transaction as the change it announces, drained
--- by integration.delivery. id is the Standard Webhooks `webhook-id` / Idempotency-Key and
+-- by integration.outbox.delivery. id is the Standard Webhooks `webhook-id` / Idempotency-Key and
 -- never changes across retries. status: pending -> delivering (leased) -> delivered | dead.
 -- merged_into: an event message folded into a batch message travels (and settles) with it.
 CREATE TABLE outbox (

@@ -17,8 +17,9 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oauth2.rfc6749.errors import MismatchingStateException
 
-from .config import IntegrationConfig
-from .client import retrying_session
+from integration.config import IntegrationConfig
+
+from .session import mount_retries, retrying_session
 
 
 class OAuthFlowError(RuntimeError):
@@ -86,8 +87,7 @@ def _session(config: IntegrationConfig, redirect_uri: str | None = None, state: 
         state=state,
         code_challenge_method="S256",
     )
-    for prefix, adapter in retrying_session(config).adapters.items():
-        session.mount(prefix, adapter)
+    mount_retries(session, config)
     return session
 
 
@@ -163,18 +163,19 @@ def refresh(config: IntegrationConfig, metadata: ServerMetadata, refresh_token: 
     return _token_set(token, now)
 
 
-def revoke(config: IntegrationConfig, metadata: ServerMetadata, token: str, hint: str) -> bool:
-    """RFC 7009; True when the server confirmed (200). Unknown tokens also answer 200."""
+def revoke(config: IntegrationConfig, metadata: ServerMetadata, token: str, hint: str) -> int | None:
+    """RFC 7009; the HTTP status of the answer (200: confirmed — unknown tokens also answer 200),
+    None when there is no revocation endpoint or it could not be reached."""
     if not metadata.revocation_endpoint:
-        return False
+        return None
     session = _session(config)
     try:
         response = session.revoke_token(
             metadata.revocation_endpoint, token=token, token_type_hint=hint, timeout=config.http_timeout_seconds
         )
     except requests.RequestException:
-        return False
-    return response.status_code == 200
+        return None
+    return response.status_code
 
 
 def _checked(call) -> dict[str, Any]:

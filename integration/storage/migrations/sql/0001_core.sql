@@ -1,5 +1,5 @@
 -- Core of Broadcast's side: tenants, their AgentBuddy connections, the synced entities and the
--- sync bookkeeping. Portable SQL (see integration/db.py): TEXT timestamps in ISO-8601 UTC with Z
+-- sync bookkeeping. Portable SQL (see integration/storage/sql.py): TEXT timestamps in ISO-8601 UTC with Z
 -- and microseconds, JSON as TEXT, booleans as INTEGER 0/1. Every table carries organization_id
 -- and every query filters by it.
 
@@ -10,7 +10,7 @@ CREATE TABLE organizations (
     created_at      TEXT NOT NULL
 );
 
--- One AgentBuddy connection per organization. Secrets are Fernet tokens (integration/crypto.py).
+-- One AgentBuddy connection per organization. Secrets are Fernet tokens (integration/agentbuddy/secrets.py).
 CREATE TABLE connections (
     organization_id    TEXT PRIMARY KEY REFERENCES organizations (organization_id),
     agentbuddy_url     TEXT NOT NULL,
