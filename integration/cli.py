@@ -210,44 +210,6 @@ def sync(config: IntegrationConfig, db: Database, organization_id: str, full: bo
 
 # ----------------------------------------------------------------------------- export
 
-CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "phone", "contact_type", "office_id", "agent_id",
-                   "address_street", "address_city", "address_state", "address_zip", "tags", "local_tags",
-                   "status", "email_opt_in", "email_status", "property_ids", "custom_fields",
-                   "ab_updated_at", "deleted_at")
-# Tables the engagement pipeline adds; joined when present.
-OPTIONAL_JOINS = ("contact_scores", "contact_metrics")
-
-
-def export_contacts(db: Database, organization_id: str, include_deleted: bool = False) -> list[dict[str, Any]]:
-    """Broadcast's view of its contacts, with scores/metrics when the pipeline's tables exist."""
-    from .mapping import is_emailable
-
-    with db.transaction(readonly=True) as tx:
-        joins, extra = [], []
-        for index, table in enumerate(t for t in OPTIONAL_JOINS if tx.table_exists(t)):
-            alias = f"j{index}"
-            joins.append(f" LEFT JOIN {table} {alias} ON {alias}.organization_id = c.organization_id"
-                         f" AND {alias}.contact_id = c.id")
-            extra.append(f"{alias}.*")
-        where = "" if include_deleted else " AND c.deleted_at IS NULL"
-        rows = tx.fetchall(
-            f"SELECT {', '.join('c.' + col for col in CONTACT_COLUMNS)}{''.join(', ' + e for e in extra)}"
-            f" FROM contacts c{''.join(joins)} WHERE c.organization_id = ?{where} ORDER BY c.id",
-            (organization_id,),
-        )
-    out = []
-    for row in rows:
-        row.pop("organization_id", None)
-        row.pop("contact_id", None)
-        for name in ("tags", "local_tags", "property_ids", "custom_fields", "contributing_factors"):
-            if isinstance(row.get(name), str):
-                row[name] = from_json(row[name])
-        row["email_opt_in"] = bool(row["email_opt_in"])
-        row["emailable"] = is_emailable(row)
-        out.append(row)
-    return out
-
-
 @click.group("export")
 def export() -> None:
     """Export what Broadcast holds."""
@@ -260,6 +222,8 @@ def export() -> None:
 def export_contacts_command(config: IntegrationConfig, db: Database, organization_id: str, as_json: bool,
                             include_deleted: bool) -> None:
     """Contacts as Broadcast sees them (merged tags, email status, scores when computed)."""
+    from integration.sync.contacts import export_contacts
+
     click.echo(json.dumps(export_contacts(db, organization_id, include_deleted), indent=2, ensure_ascii=False))
 
 

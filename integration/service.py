@@ -85,7 +85,7 @@ class Service:
         if self.options.rescore:
             self._spawn("rescore", self._rescore_loop)
         if self.options.sync:
-            from integration.scheduler import Scheduler
+            from integration.sync.scheduler import Scheduler
 
             scheduler = Scheduler(self.db, self.config, clock=self.clock)
             self._spawn("sync", lambda: scheduler.run(self._stop, self.options.sync_poll_seconds))

@@ -89,7 +89,7 @@ notifications = Blueprint("notifications", __name__)
 
 @notifications.post("/agentbuddy/notifications")
 def agentbuddy_notification() -> Response:
-    from integration.notifications import handle_change_notification
+    from integration.sync.notifications import handle_change_notification
 
     rt = runtime()
     result = handle_change_notification(rt.db, rt.config, dict(request.headers), request.get_data(cache=False),

@@ -235,7 +235,7 @@ class Broadcast:
             return tx.fetchone(f"SELECT * FROM {table} WHERE organization_id = ? AND id = ?", (self.org, record_id))
 
     def emailable_contacts(self, limit: int | None = None) -> list[str]:
-        from integration.mapping import is_emailable
+        from integration.sync.conflicts import is_emailable
 
         ids = [r["id"] for r in self.rows("contacts") if is_emailable(r)]
         return ids[:limit] if limit else ids

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from .support import Broadcast, agent_signs_in_and_allows, parse_iso
 from integration.agentbuddy import connections, tokens
 from common.timestamps import parse_rfc3339 as parse_ts
-from integration.scheduler import Scheduler
+from integration.sync.scheduler import Scheduler
 from integration.web import create_app
 
 ALL_SCOPES = {"read:offices", "read:agents", "read:contacts", "read:properties", "write:engagement"}

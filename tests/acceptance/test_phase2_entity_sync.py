@@ -16,7 +16,7 @@ from .support import Broadcast, make_broadcast, parse_iso, start_fake
 from common.serving import serve
 from integration.agentbuddy import subscriptions
 from common.timestamps import parse_rfc3339 as parse_ts
-from integration.scheduler import Scheduler
+from integration.sync.scheduler import Scheduler
 from integration.web import create_app
 
 FIELDS = {  # Broadcast column -> AgentBuddy field, per entity (the contract's names)

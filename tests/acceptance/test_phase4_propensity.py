@@ -11,7 +11,7 @@ from typing import Any
 
 from .support import Broadcast, parse_iso
 from integration import rescore
-from integration.mapping import is_emailable
+from integration.sync.conflicts import is_emailable
 from integration.service import rescore_due
 
 CATEGORIES = [(80, "hot"), (60, "warm"), (40, "cool"), (0, "cold")]  # spec 6: score ranges

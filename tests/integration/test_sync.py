@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from integration import local_edits
-from integration.mapping import is_emailable
+from integration.sync import contacts as local_edits
+from integration.sync.conflicts import is_emailable
 
 from .conftest import ConnectedOrg, advance_both, connect
 
@@ -212,12 +212,12 @@ def test_email_status_only_escalates_unless_a_person_resubscribes(synced_world: 
 def test_a_mapping_that_names_a_private_field_is_refused():
     import pytest
 
-    from integration.mapping import CONTACTS, EntityMapping, Field, MappingError, private_fields
+    from integration.sync.declarations import CONTACTS, EntityMapping, Field, MappingError, private_fields
 
     assert "notes" in private_fields("Contact")  # read from the contract's x-private flags
     leaky = EntityMapping("contacts", "Contact", CONTACTS.fields + (Field("notes", "notes", "text"),))
     with pytest.raises(MappingError, match="private"):
-        leaky.check_private()
+        leaky.check()
 
 
 def _plant_phantom(org: ConnectedOrg, contact_id: str = "ab_contact_99999") -> str:
@@ -255,7 +255,8 @@ def test_after_a_long_pause_the_next_sync_sweeps_everything(synced_world: Connec
 
 
 def test_validation_reasons_name_the_field():
-    from integration.mapping import CONTACTS, map_record
+    from integration.sync.declarations import CONTACTS
+    from integration.sync.mapping import map_record
 
     good = {"id": "ab_contact_1", "email": "a@example.com", "first_name": "A", "last_name": "B",
             "email_opt_in": True, "updated_at": "2026-01-10T12:00:00.123Z", "notes": "secret"}
@@ -273,19 +274,17 @@ def test_validation_reasons_name_the_field():
 def test_a_broken_tombstone_for_an_unknown_record_is_still_stored_as_deleted(database):
     from datetime import datetime, timezone
 
-    from integration import streams
-    from integration import sync as sync_engine
-    from common.clock import ManualClock
+    from integration.sync import pages, streams
+    from integration.sync.summary import EntitySummary
 
     with database.transaction() as tx:
         tx.execute("INSERT INTO organizations (organization_id, name, created_at) VALUES ('o', 'O', ?)",
                    (datetime(2026, 1, 1, tzinfo=timezone.utc),))
-    run = sync_engine._Run(database, None, "o", None, ManualClock(datetime(2026, 1, 10, tzinfo=timezone.utc)),
-                           None, None)
-    entity = sync_engine.EntitySummary()
+    entity = EntitySummary()
     tombstone = {"id": "ab_contact_7", "email": "broken", "email_opt_in": "yes", "tags": "x",
                  "updated_at": "2026-01-09T00:00:00Z", "deleted_at": "2026-01-09T00:00:00Z"}
-    run._apply_page(streams.stream("contacts"), [tombstone], None, entity)
+    pages.apply_page(database, "o", streams.stream("contacts"), [tombstone], "2026-01-10T00:00:00.000000Z", entity,
+                     checkpoint=lambda tx, mark: None)
     assert (entity.deleted, entity.quarantined) == (1, 0)
     with database.transaction() as tx:
         row = tx.fetchone("SELECT email, email_opt_in, tags, deleted_at FROM contacts WHERE id = 'ab_contact_7'")

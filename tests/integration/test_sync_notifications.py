@@ -12,9 +12,9 @@ import mock_agentbuddy
 from common.serving import serve
 from integration.agentbuddy import connections, subscriptions
 from integration.agentbuddy.tokens import TokenSource
-from integration import notifications
+from integration.sync import notifications
 from integration import sync as sync_engine
-from integration.scheduler import Scheduler
+from integration.sync.scheduler import Scheduler
 
 from .conftest import ConnectedOrg, advance_both, connect
 

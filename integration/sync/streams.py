@@ -3,20 +3,15 @@
 A stream says where its records live, what identifies them, which field orders them for
 incremental sync, how they map to Broadcast's table and where it sits in referential order
 (offices before the agents who work in them, before the contacts they own, before the
-properties those contacts own). `sync.py` runs one generic loop over these declarations.
+properties those contacts own). `engine` runs one generic loop over these declarations.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import mapping
-from .mapping import EntityMapping
-
-
-def _replace(existing: dict[str, Any] | None, incoming: dict[str, Any]) -> dict[str, Any]:
-    """AgentBuddy owns every column of offices, agents and properties."""
-    return incoming
+from . import conflicts, declarations
+from .declarations import EntityMapping
 
 
 @dataclass(frozen=True)
@@ -27,7 +22,7 @@ class Stream:
     order: int
     event_entity: str  # the `<entity>` of change notification types (contact.updated)
     scope: str
-    merge: Callable[[dict[str, Any] | None, dict[str, Any]], dict[str, Any]] = _replace
+    merge: Callable[[dict[str, Any] | None, dict[str, Any]], dict[str, Any]] = conflicts.replace
     primary_key: str = "id"
     replication_key: str = "updated_at"
     # Columns the upsert must not overwrite on an existing row (owned by Broadcast).
@@ -39,17 +34,18 @@ class Stream:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        extra = mapping.MERGED + mapping.BROADCAST_OWNED if self.merge is not _replace else ()
+        extra = conflicts.MERGED + conflicts.BROADCAST_OWNED if self.merge is not conflicts.replace else ()
         return self.mapping.columns + extra
 
 
 STREAMS: tuple[Stream, ...] = (
-    Stream("offices", "/offices", mapping.OFFICES, 1, "office", "read:offices"),
-    Stream("agents", "/agents", mapping.AGENTS, 2, "agent", "read:agents"),
-    Stream("contacts", "/contacts", mapping.CONTACTS, 3, "contact", "read:contacts",
-           merge=mapping.merge_contact, protected_columns=mapping.BROADCAST_OWNED),
-    Stream("properties", "/properties", mapping.PROPERTIES, 4, "property", "read:properties"),
+    Stream("offices", "/offices", declarations.OFFICES, 1, "office", "read:offices"),
+    Stream("agents", "/agents", declarations.AGENTS, 2, "agent", "read:agents"),
+    Stream("contacts", "/contacts", declarations.CONTACTS, 3, "contact", "read:contacts",
+           merge=conflicts.merge_contact, protected_columns=conflicts.BROADCAST_OWNED),
+    Stream("properties", "/properties", declarations.PROPERTIES, 4, "property", "read:properties"),
 )
+declarations.check_all_mappings()  # a declaration the contract forbids fails at import, not mid-sync
 BY_NAME = {s.name: s for s in STREAMS}
 BY_EVENT_ENTITY = {s.event_entity: s for s in STREAMS}
 

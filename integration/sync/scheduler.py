@@ -4,7 +4,7 @@ The spec asks for changes to show up within 15–60 minutes; `schedule_interval_
 (default 15 min) is the promise. Time comes from the injected clock, so a simulation can run
 a day of schedule in a second: `tick()` syncs whatever is due *now* and returns; `run()` calls
 it until told to stop. A stream a change notification could not sync right away
-(`sync_state.requested_at`) is due at once. One organization failing never stops the others;
+(`requests`) is due at once. One organization failing never stops the others;
 `needs_reauth` and `disconnected` connections are skipped until someone reconnects.
 """
 from __future__ import annotations
@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from integration.agentbuddy import connections
-from integration import sync as sync_engine
 from common.clock import Clock, SystemClock
-from .config import IntegrationConfig
+from integration.agentbuddy import connections
+from integration.config import IntegrationConfig
 from integration.storage import Database
-from common.timestamps import parse_rfc3339
+
+from . import checkpoints, requests
+from .engine import sync as run_sync
+from .leases import SyncBusy
+from .summary import SyncSummary
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class TickResult:
     summary: dict[str, Any] | None = None
 
 
-SyncFunction = Callable[..., sync_engine.SyncSummary]
+SyncFunction = Callable[..., SyncSummary]
 
 
 class Scheduler:
@@ -40,7 +43,7 @@ class Scheduler:
         config: IntegrationConfig,
         *,
         clock: Clock | None = None,
-        sync: SyncFunction = sync_engine.sync,
+        sync: SyncFunction = run_sync,
     ) -> None:
         self.db = db
         self.config = config
@@ -49,29 +52,23 @@ class Scheduler:
         self.interval = timedelta(seconds=config.schedule_interval_seconds)
 
     def due(self) -> list[str]:
-        """Active organizations whose last run is older than the interval, or with a request."""
+        """Active organizations whose least recently run stream is older than the interval, that
+        never ran, or that have a requested pass."""
         now = self.clock.now()
-        with self.db.transaction(readonly=True) as tx:
-            rows = tx.fetchall(
-                "SELECT c.organization_id, MIN(s.last_run_at) AS oldest, MAX(s.requested_at) AS requested,"
-                " COUNT(s.entity) AS streams"
-                " FROM connections c LEFT JOIN sync_state s ON s.organization_id = c.organization_id"
-                " WHERE c.status = ? GROUP BY c.organization_id ORDER BY c.organization_id",
-                (connections.ACTIVE,),
-            )
-        return [row["organization_id"] for row in rows if self._is_due(row, now)]
+        oldest = checkpoints.oldest_runs(self.db)
+        asked = requests.requested_organizations(self.db)
+        return [c.organization_id for c in connections.list_connections(self.db, connections.ACTIVE)
+                if c.organization_id in asked or self._is_due(oldest.get(c.organization_id), now)]
 
-    def _is_due(self, row: dict[str, Any], now: datetime) -> bool:
-        if row["requested"] is not None or not row["streams"] or row["oldest"] is None:
-            return True
-        return parse_rfc3339(row["oldest"]) + self.interval <= now
+    def _is_due(self, oldest: datetime | None, now: datetime) -> bool:
+        return oldest is None or oldest + self.interval <= now
 
     def tick(self) -> list[TickResult]:
         results = []
         for organization_id in self.due():
             try:
                 summary = self._sync(self.db, self.config, organization_id, clock=self.clock)
-            except sync_engine.SyncBusy as exc:
+            except SyncBusy as exc:
                 results.append(TickResult(organization_id, True, f"skipped: {exc}"))
             except Exception as exc:  # one tenant's failure must not stop the others
                 results.append(TickResult(organization_id, False, f"{type(exc).__name__}: {exc}"))

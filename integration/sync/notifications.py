@@ -2,34 +2,35 @@
 
 A notification is thin (`{"event_type": "contact.updated", "data": {"id", "updated_at"}}`), so
 we never trust it for data: it only tells us which stream to sync incrementally. Signatures
-follow Standard Webhooks with the connection's secret (the `standardwebhooks` package computes
-the signature; we compare in constant time and check the timestamp against the injected
-clock, ±`notification_tolerance_seconds`). The organization is the one whose connection's
-secret verifies the signature (narrowed by `data.account_id` when AgentBuddy sends it).
+follow Standard Webhooks with the connection's secret, checked by `common.webhooks` against
+the injected clock (±`notification_tolerance_seconds`). The organization is the one whose
+connection's secret verifies the signature (narrowed by `data.account_id` when AgentBuddy
+sends it).
 
 `handle_change_notification` returns an HTTP status for the web layer: 2xx once the request
-was authentic and understood (even if the sync has to wait), 4xx when it will never be
-(bad signature, stale timestamp, malformed body) so AgentBuddy stops retrying.
+was authentic and understood (even if the sync has to wait: it asks for a pass, `requests`),
+4xx when it will never be (bad signature, stale timestamp, malformed body) so AgentBuddy stops
+retrying.
 """
 from __future__ import annotations
 
-import base64
-import hmac
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
-from standardwebhooks.webhooks import Webhook
-
-from integration.agentbuddy import connections
-from integration import sync as sync_engine
-from integration.agentbuddy.client import AgentBuddyClient
-from integration.agentbuddy.errors import AgentBuddyError
 from common.clock import Clock, SystemClock
-from .config import IntegrationConfig
+from common.webhooks import WebhookError, verify
+from integration.agentbuddy import connections
+from integration.agentbuddy.client import AgentBuddyClient
+from integration.agentbuddy.errors import AgentBuddyError, NotConnected
 from integration.agentbuddy.secrets import SecretBox
+from integration.config import IntegrationConfig
 from integration.storage import Database
+
+from .engine import sync
+from .leases import SyncBusy
+from .requests import request_pass
 from .streams import BY_EVENT_ENTITY
 
 ACTIONS = ("created", "updated", "deleted")
@@ -55,52 +56,11 @@ class NotificationResult:
         return body
 
 
-class VerificationFailed(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-def verify_signature(
-    secret: str, headers: Mapping[str, str], body: bytes, now: datetime, tolerance_seconds: int
-) -> None:
-    """Standard Webhooks verification against our clock; raises VerificationFailed."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    msg_id, stamp, signatures = (lowered.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
-    if not (msg_id and stamp and signatures):
-        raise VerificationFailed("invalid_signature", "webhook-id, webhook-timestamp and webhook-signature are required")
-    try:
-        sent_at = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
-    except (ValueError, OverflowError):
-        raise VerificationFailed("invalid_signature", "webhook-timestamp must be integer seconds since the epoch") from None
-    if abs(now - sent_at) > timedelta(seconds=tolerance_seconds):
-        raise VerificationFailed(
-            "timestamp_out_of_tolerance",
-            f"webhook-timestamp is more than {tolerance_seconds} s away from our clock",
-        )
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise VerificationFailed("invalid_request", "the body is not UTF-8") from None
-    expected = base64.b64decode(Webhook(secret).sign(msg_id, sent_at, text).split(",", 1)[1])
-    for candidate in signatures.split():
-        version, _, value = candidate.partition(",")
-        if version != "v1":
-            continue
-        try:
-            given = base64.b64decode(value, validate=True)
-        except ValueError:
-            continue
-        if hmac.compare_digest(expected, given):
-            return
-    raise VerificationFailed("invalid_signature", "no signature matches this connection's secret")
-
-
 def _find_organization(
     db: Database, config: IntegrationConfig, headers: Mapping[str, str], body: bytes, now: datetime,
     organization_id: str | None, account_id: str | None,
 ) -> str:
+    """The organization whose connection's secret verifies the notification; WebhookError if none."""
     box = SecretBox(config.require_token_key())
     with db.transaction(readonly=True) as tx:
         sql = "SELECT organization_id, account_id, webhook_secret_enc FROM connections WHERE webhook_secret_enc IS NOT NULL"
@@ -111,17 +71,11 @@ def _find_organization(
         rows = tx.fetchall(sql + " ORDER BY organization_id", params)
     if account_id:
         rows = [r for r in rows if r["account_id"] == account_id] or rows
-    failure: VerificationFailed | None = None
-    for row in rows:
-        try:
-            verify_signature(box.decrypt(row["webhook_secret_enc"]), headers, body, now,
-                             config.notification_tolerance_seconds)
-            return row["organization_id"]
-        except VerificationFailed as exc:
-            if exc.code != "invalid_signature":
-                raise  # a stale timestamp is stale under every secret
-            failure = exc
-    raise failure or VerificationFailed("invalid_signature", "no connection's secret verifies this notification")
+    candidates = [(row["organization_id"], box.decrypt(row["webhook_secret_enc"])) for row in rows]
+    if not candidates:
+        raise WebhookError("invalid_signature", "no connection's secret verifies this notification")
+    verified = verify(body, headers, [secret for _org, secret in candidates], now, config.notification_tolerance_seconds)
+    return next(org for org, secret in candidates if secret == verified.secret)
 
 
 def handle_change_notification(
@@ -151,8 +105,8 @@ def handle_change_notification(
         account_id = payload["data"].get("account_id")
     try:
         org = _find_organization(db, config, headers, body, now, organization_id, account_id)
-    except VerificationFailed as exc:
-        return NotificationResult(400 if exc.code == "invalid_request" else 401, exc.code, exc.detail)
+    except WebhookError as exc:
+        return NotificationResult(401, exc.code, exc.detail)
 
     event_type = payload.get("event_type") if isinstance(payload, dict) else None
     entity, _, action = (event_type or "").partition(".")
@@ -165,15 +119,15 @@ def handle_change_notification(
         status = connection.status if connection else "missing"
         return NotificationResult(202, "not_connected", f"connection is {status}; nothing synced", org, stream.name)
     if not inline:
-        sync_engine.request_sync(db, org, stream.name, clock)
+        request_pass(db, org, stream.name, clock)
         return NotificationResult(202, "deferred", "sync requested", org, stream.name)
     try:
-        summary = sync_engine.sync(db, config, org, entities=[stream.name], client=client, clock=clock)
-    except sync_engine.SyncBusy:
-        sync_engine.request_sync(db, org, stream.name, clock)
+        summary = sync(db, config, org, entities=[stream.name], client=client, clock=clock)
+    except SyncBusy:
+        request_pass(db, org, stream.name, clock)
         return NotificationResult(202, "deferred", "a sync is running; it will pass over this stream again", org,
                                   stream.name)
-    except (AgentBuddyError, connections.NotConnected) as exc:
-        sync_engine.request_sync(db, org, stream.name, clock)
+    except (AgentBuddyError, NotConnected) as exc:
+        request_pass(db, org, stream.name, clock)
         return NotificationResult(202, "deferred", f"sync postponed: {exc}", org, stream.name)
     return NotificationResult(200, "synced", f"{stream.name} synced", org, stream.name, summary.to_dict())

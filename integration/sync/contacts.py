@@ -1,18 +1,24 @@
-"""Edits Broadcast makes to synced contacts, written so the sync's conflict rules hold.
+"""Broadcast's copy of the AgentBuddy contacts: reading it, and the edits Broadcast makes to it.
 
 Broadcast users archive contacts and add tags; provider events (bounces, unsubscribes,
 complaints) change a contact's `email_status`. Each edit records when it happened (the
-injected clock or the event's own time) so `mapping.merge_contact` can apply last-write-wins,
+injected clock or the event's own time) so `conflicts.merge_contact` can apply last-write-wins,
 and none of them is ever undone by a sync (see docs/sync.md).
+
+Reads: `contact_rows` (the stored rows of some contacts, e.g. for the simulator's checks of the
+conflict rules) and `export_contacts` (`ab-harness export contacts`: every contact with its
+scores and metrics, and whether it may be emailed).
 """
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any, Iterable
 
 from common.clock import Clock
-from integration.storage import Database, format_ts, to_json
-from .mapping import CONTACT_STATUSES, EMAIL_STATUSES, dedupe_tags, union_tags
+from integration.storage import Database, format_ts, from_json, in_lists, to_json
+
+from .conflicts import CONTACT_STATUSES, EMAIL_STATUSES, dedupe_tags, is_emailable, union_tags
 
 
 class ContactNotFound(LookupError):
@@ -20,12 +26,8 @@ class ContactNotFound(LookupError):
 
 
 def _contact(tx, organization_id: str, contact_id: str) -> dict:
-    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
-    row = tx.fetchone(
-        "SELECT id, ab_tags, local_tags FROM contacts"
-        " WHERE organization_id = ? AND id = ?" + lock,
-        (organization_id, contact_id),
-    )
+    row = tx.fetchone("SELECT id, ab_tags, local_tags FROM contacts WHERE organization_id = ? AND id = ?" + tx.lock_rows,
+                      (organization_id, contact_id))
     if row is None:
         raise ContactNotFound(f"no contact {contact_id!r} in organization {organization_id!r}")
     return row
@@ -72,7 +74,7 @@ def _change_tags(db: Database, organization_id: str, contact_id: str, clock: Clo
     return merged
 
 
-# Suppression only escalates on its own (matches integration/ingest.py): a later "delivered"
+# Suppression only escalates on its own (as ingest applies it): a later "delivered"
 # never re-subscribes someone who complained. Re-subscribing is an explicit act (force=True).
 STATUS_RANK = {"subscribed": 0, "bounced": 1, "unsubscribed": 2, "complained": 3}
 
@@ -101,3 +103,48 @@ def record_email_status(
             (email_status, stamp, stamp, organization_id, contact_id),
         )
     return True
+
+
+# ----------------------------------------------------------------------------- reads
+
+def contact_rows(db: Database, organization_id: str, contact_ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored row of each contact (every column), None for one Broadcast does not hold."""
+    ids = list(dict.fromkeys(contact_ids))
+    found: dict[str, dict[str, Any]] = {}
+    with db.transaction(readonly=True) as tx:
+        for marks, chunk in in_lists(ids):
+            for row in tx.fetchall(f"SELECT * FROM contacts WHERE organization_id = ? AND id IN ({marks})",
+                                   (organization_id, *chunk)):
+                found[row["id"]] = row
+    return {contact_id: found.get(contact_id) for contact_id in ids}
+
+
+EXPORT_COLUMNS = ("id", "email", "first_name", "last_name", "phone", "contact_type", "office_id", "agent_id",
+                  "address_street", "address_city", "address_state", "address_zip", "tags", "local_tags",
+                  "status", "email_opt_in", "email_status", "property_ids", "custom_fields",
+                  "ab_updated_at", "deleted_at")
+_JSON_COLUMNS = ("tags", "local_tags", "property_ids", "custom_fields", "contributing_factors")
+
+
+def export_contacts(db: Database, organization_id: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+    """Broadcast's view of its contacts, with their latest 5.2 metrics and 5.3 score."""
+    where = "" if include_deleted else " AND c.deleted_at IS NULL"
+    with db.transaction(readonly=True) as tx:
+        rows = tx.fetchall(
+            f"SELECT {', '.join('c.' + col for col in EXPORT_COLUMNS)}, s.*, m.* FROM contacts c"
+            " LEFT JOIN contact_scores s ON s.organization_id = c.organization_id AND s.contact_id = c.id"
+            " LEFT JOIN contact_metrics m ON m.organization_id = c.organization_id AND m.contact_id = c.id"
+            f" WHERE c.organization_id = ?{where} ORDER BY c.id",
+            (organization_id,),
+        )
+    out = []
+    for row in rows:
+        row.pop("organization_id", None)
+        row.pop("contact_id", None)
+        for name in _JSON_COLUMNS:
+            if isinstance(row.get(name), str):
+                row[name] = from_json(row[name])
+        row["email_opt_in"] = bool(row["email_opt_in"])
+        row["emailable"] = is_emailable(row)
+        out.append(row)
+    return out
