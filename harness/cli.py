@@ -20,14 +20,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("scenarios.cli", "evaluate", "Score a seeded population; precision/recall of 'hot' for planted intent."),
     "generate": ("scenarios.cli", "generate", "Stream a seeded population's email events (canonical or Resend) as JSON Lines."),
     "serve": ("harness.serve", "serve", "Serve the fake AgentBuddy and Broadcast on loopback for a person to click through."),
-    "connect": ("integration.cli", "connect", "Connect a Broadcast organization to AgentBuddy (OAuth 2.0 + PKCE)."),
-    "disconnect": ("integration.cli", "disconnect", "Revoke an organization's AgentBuddy tokens (data is kept)."),
-    "sync": ("integration.cli", "sync", "Sync offices, agents, contacts and properties from AgentBuddy."),
-    "export": ("integration.cli", "export", "Export what Broadcast holds (contacts as JSON)."),
-    "deliver": ("integration.cli", "deliver", "Deliver queued engagement (events, scores, batches) to AgentBuddy."),
-    "deliveries": ("integration.cli", "deliveries", "Outbox status and dead letters; `deliveries replay` re-queues them."),
-    "rescore": ("integration.cli", "rescore_command", "Re-score every contact now (the daily batch) and queue changes."),
-    "ingest-server": ("integration.cli", "ingest_server", "Serve Broadcast's webhooks (Resend, AgentBuddy) with delivery workers."),
+    "connect": ("integration.web.cli", "connect", "Connect a Broadcast organization to AgentBuddy (OAuth 2.0 + PKCE)."),
+    "disconnect": ("integration.web.cli", "disconnect", "Revoke an organization's AgentBuddy tokens (data is kept)."),
+    "sync": ("integration.web.cli", "sync", "Sync offices, agents, contacts and properties from AgentBuddy."),
+    "export": ("integration.web.cli", "export", "Export what Broadcast holds (contacts as JSON)."),
+    "deliver": ("integration.web.pipeline_cli", "deliver", "Deliver queued engagement (events, scores, batches) to AgentBuddy."),
+    "deliveries": ("integration.web.pipeline_cli", "deliveries", "Outbox status and dead letters; `deliveries replay` re-queues them."),
+    "rescore": ("integration.web.pipeline_cli", "rescore_command", "Re-score every contact now (the daily batch) and queue changes."),
+    "ingest-server": ("integration.web.pipeline_cli", "ingest_server", "Serve Broadcast's webhooks (Resend, AgentBuddy) with delivery workers."),
 }
 
 

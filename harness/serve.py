@@ -43,7 +43,7 @@ def start_stack(*, mock_port: int = 0, port: int = 0, seed: int = 7, contacts: i
     from integration.config import IntegrationConfig, load_or_create_key_file
     from integration.storage import Database
     from integration.outbox import Doorbell
-    from integration.service import Service, ServiceOptions
+    from integration.web.service import Service, ServiceOptions
     from integration.web import create_app as create_broadcast
     from mock_agentbuddy import MockConfig, create_app as create_fake, state_of
 

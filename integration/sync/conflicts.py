@@ -26,6 +26,8 @@ from integration.storage import to_json
 
 CONTACT_STATUSES = ("active", "archived")
 EMAIL_STATUSES = ("subscribed", "unsubscribed", "bounced", "complained")
+# After these the email channel is closed for good: never emailed, nothing more pushed about it.
+SUPPRESSED_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
 # Columns a sync never writes on an existing contact: Broadcast owns them.
 BROADCAST_OWNED = ("email_status", "email_status_updated_at", "local_tags", "local_updated_at")
 # Columns derived by merge_contact (both sides contribute).

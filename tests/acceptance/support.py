@@ -25,13 +25,14 @@ import requests
 from cryptography.fernet import Fernet
 from svix.webhooks import Webhook as SvixWebhook
 
-from integration import campaigns, outbox
+from integration.engagement.pipeline import campaigns
+from integration import outbox
 from integration.agentbuddy import connections
 from integration import sync as sync_engine
 from common.clock import ManualClock
 from integration.config import IntegrationConfig
 from integration.storage import Database
-from integration.service import build_worker
+from integration.web.service import build_worker
 from integration.web import create_app
 
 from ..fake_agentbuddy import FakeAgentBuddy, iso, parse_iso

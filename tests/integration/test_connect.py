@@ -181,7 +181,7 @@ def test_old_secrets_stay_readable_after_a_key_rotation(connected_org: Connected
 
 def test_cli_browser_flow_receives_the_redirect_on_a_loopback_port(database, config, fake_agentbuddy, monkeypatch):
     """The user's browser is played by requests: AgentBuddy redirects to our one-shot server."""
-    from integration import cli
+    from integration.web import cli
 
     def browser(url: str) -> None:
         requests.get(f"{url}&login_hint={fake_agentbuddy.agent_email()}", timeout=10)

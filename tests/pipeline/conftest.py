@@ -16,7 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from svix.webhooks import Webhook as SvixWebhook
 
-from integration import campaigns, ingest, outbox
+from integration.engagement.pipeline import campaigns, ingest
+from integration import outbox
 from common.clock import ManualClock
 from integration.config import IntegrationConfig
 from integration.agentbuddy.secrets import SecretBox

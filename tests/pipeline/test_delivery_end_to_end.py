@@ -22,7 +22,8 @@ from common.serving import serve
 import logging
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-from integration import campaigns, ingest, outbox
+from integration.engagement.pipeline import campaigns, ingest
+from integration import outbox
 from integration.agentbuddy import connections, tokens
 from integration import sync as sync_engine
 from common.clock import ManualClock
@@ -30,7 +31,7 @@ from integration.config import IntegrationConfig
 from integration.storage import Database
 from integration.engagement import EngagementEvent, natural_event_id
 from integration.outbox import ClaimPolicy
-from integration.service import ServiceOptions, build_worker
+from integration.web.service import ServiceOptions, build_worker
 
 ORG = "org_acme"
 CAMPAIGN = campaigns.Campaign("bc_campaign_jan", "January Market Update", "market_update")
@@ -299,7 +300,7 @@ def _pending_ids(acme: Acme) -> set[str]:
 
 
 def test_the_service_delivers_rescores_and_stops_cleanly(acme):
-    from integration.service import Service
+    from integration.web.service import Service
 
     service = Service(acme.db, acme.config, acme.clock,
                       options=ServiceOptions(workers=2, sync=False, rescore=True, poll_seconds=0.05,

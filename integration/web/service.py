@@ -2,7 +2,7 @@
 schedule — each in its own thread, all stopped by one `stop()`.
 
 Nothing here decides *what* to do; it only keeps the loops running on the injected clock:
-delivery (`delivery.DeliveryWorker.run`), scheduled sync (`scheduler.Scheduler.run`) and a
+delivery (`outbox.delivery.DeliveryWorker.run`), scheduled sync (`sync.scheduler.Scheduler.run`) and a
 re-score of every connected organization whose last re-score is older than
 `rescore_interval_hours` (spec: scores update within 24 hours).
 """
@@ -13,14 +13,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from integration.agentbuddy import connections
-from integration import rescore
 from common.clock import Clock, SystemClock
+from integration.agentbuddy import connections
 from integration.config import IntegrationConfig
-from integration.storage import Database
-from integration.delivery import DeliveryWorker, StoredEndpoints, transport_for
+from integration.engagement.pipeline import rescore
 from integration.outbox import ClaimPolicy, Doorbell
-from integration.retry_schedule import RetrySchedule
+from integration.outbox.delivery import DeliveryWorker
+from integration.outbox.retry_schedule import RetrySchedule
+from integration.outbox.transports import StoredEndpoints, transport_for
+from integration.storage import Database
+from integration.sync.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,7 @@ def build_worker(db: Database, config: IntegrationConfig, clock: Clock, *, doorb
 def rescore_due(db: Database, clock: Clock, interval_hours: float) -> list[rescore.RescoreSummary]:
     """Re-score every connected organization that is due; one failing never stops the others."""
     done = []
-    for connection in connections.list_connections(db):
-        if connection.status == connections.DISCONNECTED:
-            continue
+    for connection in connections.active_connections(db):
         org = connection.organization_id
         if not rescore.due_for_rescore(db, org, clock.now(), interval_hours):
             continue
@@ -85,8 +85,6 @@ class Service:
         if self.options.rescore:
             self._spawn("rescore", self._rescore_loop)
         if self.options.sync:
-            from integration.sync.scheduler import Scheduler
-
             scheduler = Scheduler(self.db, self.config, clock=self.clock)
             self._spawn("sync", lambda: scheduler.run(self._stop, self.options.sync_poll_seconds))
         return self

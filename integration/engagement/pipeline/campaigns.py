@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from common.clock import Clock
-from integration.storage import Database, Tx, placeholders
-
-SUPPRESSED_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
+from integration.storage import Database, Tx, in_lists
+from integration.sync.conflicts import SUPPRESSED_STATUSES
 
 
 class UnknownCampaign(LookupError):
@@ -134,11 +133,10 @@ def find_send(tx: Tx, provider_email_id: str, organization_id: str | None = None
 def _contacts(tx: Tx, organization_id: str, ids: list[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start:start + 500]
+    for marks, chunk in in_lists(unique):
         for row in tx.fetchall(
             "SELECT id, email, email_opt_in, email_status, deleted_at FROM contacts"
-            f" WHERE organization_id = ? AND id IN ({placeholders(len(chunk))})",
+            f" WHERE organization_id = ? AND id IN ({marks})",
             (organization_id, *chunk),
         ):
             found[row["id"]] = row

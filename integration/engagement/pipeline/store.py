@@ -8,30 +8,21 @@ one scan per organization.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from integration.storage import Tx, format_ts, from_json, placeholders, to_json
 from common.timestamps import parse_rfc3339
 from integration.engagement import AccountBaseline, ContactActivity, EngagementMetrics
 from integration.engagement.email_record import CAMPAIGN_STATUSES
 from integration.engagement.events import iso
+from integration.storage import Tx, format_ts, from_json, in_lists, to_json
+from integration.sync.conflicts import SUPPRESSED_STATUSES
 
 SCORE_FIELDS = ("propensity_score", "propensity_category", "seller_likelihood", "buyer_activity_score",
                 "recommended_action")
 #: The 5.2 fields AgentBuddy displays; a change in any of them is news.
 METRIC_FIELDS = ("total_emails_sent", "total_opens", "total_clicks", "open_rate", "click_rate",
                  "last_email_sent_at", "last_opened_at", "last_clicked_at", "engagement_trend")
-#: email_status values after which nothing more is pushed about a contact (AgentBuddy was told once).
-SUPPRESSED = frozenset({"unsubscribed", "complained", "bounced"})
 MAX_CAMPAIGNS = 100  # the contract's limit per update
-_CHUNK = 500
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start:start + _CHUNK])
-
-
 def delivers_to_agentbuddy(tx: Tx, org: str) -> bool:
     """Queue for AgentBuddy only when the organization has a connection it has not disconnected."""
     status = tx.fetchval("SELECT status FROM connections WHERE organization_id = ?", (org,))
@@ -40,10 +31,10 @@ def delivers_to_agentbuddy(tx: Tx, org: str) -> bool:
 
 def contact_rows(tx: Tx, org: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for marks, chunk in in_lists(ids):
         for row in tx.fetchall(
             f"SELECT id, contact_type, email_status, deleted_at FROM contacts WHERE organization_id = ?"
-            f" AND id IN ({placeholders(len(chunk))})", (org, *chunk),
+            f" AND id IN ({marks})", (org, *chunk),
         ):
             found[row["id"]] = row
     return found
@@ -65,10 +56,10 @@ def load_activities(tx: Tx, org: str, ids: Sequence[str], now: datetime, *, lock
         )
     suffix = " FOR UPDATE" if lock and tx.dialect == "postgresql" else ""
     out: dict[str, ContactActivity] = {}
-    for chunk in _chunks(ids):
+    for marks, chunk in in_lists(ids):
         for row in tx.fetchall(
             f"SELECT contact_id, state, sends FROM contact_activity WHERE organization_id = ?"
-            f" AND contact_id IN ({placeholders(len(chunk))}) ORDER BY contact_id{suffix}", (org, *chunk),
+            f" AND contact_id IN ({marks}) ORDER BY contact_id{suffix}", (org, *chunk),
         ):
             out[row["contact_id"]] = activity_from_row(row["state"], row["sends"])
     for contact_id in ids:
@@ -128,7 +119,7 @@ def is_suppressed(email_status: str | None) -> bool:
     more is pushed: the only thing that could still move the numbers is time decaying a channel
     that no longer exists, which would tell the agent "cold" where the truth is "call instead".
     """
-    return email_status in SUPPRESSED
+    return email_status in SUPPRESSED_STATUSES
 
 
 def current_scores(tx: Tx, org: str, ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -138,9 +129,9 @@ def current_scores(tx: Tx, org: str, ids: Sequence[str] | None = None) -> dict[s
     if ids is None:
         return {r["contact_id"]: r for r in tx.fetchall(f"SELECT {columns} FROM contact_scores WHERE organization_id = ?", (org,))}
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for marks, chunk in in_lists(ids):
         for row in tx.fetchall(
-            f"SELECT {columns} FROM contact_scores WHERE organization_id = ? AND contact_id IN ({placeholders(len(chunk))})",
+            f"SELECT {columns} FROM contact_scores WHERE organization_id = ? AND contact_id IN ({marks})",
             (org, *chunk),
         ):
             out[row["contact_id"]] = row
@@ -163,10 +154,10 @@ def current_metrics(tx: Tx, org: str, ids: Sequence[str]) -> dict[str, tuple]:
     """Stored 5.2 rows as tuples of `METRIC_FIELDS` (timestamps as stored text), by contact."""
     columns = ", ".join(METRIC_FIELDS)
     out: dict[str, tuple] = {}
-    for chunk in _chunks(ids):
+    for marks, chunk in in_lists(ids):
         for row in tx.fetchall(
             f"SELECT contact_id, {columns} FROM contact_metrics WHERE organization_id = ?"
-            f" AND contact_id IN ({placeholders(len(chunk))})", (org, *chunk),
+            f" AND contact_id IN ({marks})", (org, *chunk),
         ):
             out[row["contact_id"]] = tuple(row[name] for name in METRIC_FIELDS)
     return out

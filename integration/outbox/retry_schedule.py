@@ -15,9 +15,9 @@ the retries is never below 0.8 x 27.5 h = 22 h. The factor is derived from
 ``(seed, message id, attempt)``, not from a shared random generator, so a run is reproducible
 no matter which worker thread retries which message first.
 
-A ``Retry-After`` from the receiver (429 or 503) is a floor, not a suggestion: the next try is
-never earlier than the server asked, capped at ``MAX_RETRY_AFTER`` so a bogus header cannot
-park a message for a week.
+A ``Retry-After`` from the receiver (429 or 503; read by `agentbuddy.session.parse_retry_after`)
+is a floor, not a suggestion: the next try is never earlier than the server asked, capped at
+``MAX_RETRY_AFTER`` so a bogus header cannot park a message for a week.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 
 SVIX_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(0),
@@ -83,19 +82,3 @@ class RetrySchedule:
         """The shortest time from the first failure to giving up (every wait at its lowest)."""
         low = 1 - self.jitter_fraction if self.jitter else 1
         return sum((step * low for step in self.steps[1:]), timedelta(0))
-
-
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """RFC 9110 Retry-After: delay-seconds or an HTTP-date; anything unreadable is ignored."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(when - now, timedelta(0))

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from integration import engagement_store as store
-from integration import outbox
 from common.clock import Clock
-from integration.storage import Database
 from common.timestamps import parse_rfc3339
+from integration import outbox
 from integration.engagement import (AccountBaseline, ContactActivity, engagement_metrics, score, score_signals,
                                     signals)
+from integration.storage import Database
+
+from . import store
 
 
 

@@ -27,11 +27,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from integration import engagement_store as store
-from integration import outbox
-from integration.campaigns import find_send
 from common.clock import Clock
-from integration.storage import Database, Tx, to_json
+from integration import outbox
 from integration.engagement import (
     ContactActivity, EngagementEvent, ProviderPayloadError, SignatureError, engagement_metrics,
     parse_resend_event, prepare, score_signals, signals, unsubscribe_event, verify_resend_signature,
@@ -39,11 +36,15 @@ from integration.engagement import (
 from integration.engagement.activity import url_key
 from integration.engagement.machine import MACHINE_REASONS, classify_clicks, classify_opens
 from integration.outbox import Doorbell
+from integration.storage import Database, Tx, to_json
+from integration.sync.contacts import STATUS_RANK
+
+from . import store
+from .campaigns import find_send
 
 PROVIDER = "resend"
 #: Statuses an event puts on the contact so campaigns.py never emails them again.
 STATUS_OF = {"unsubscribed": "unsubscribed", "complained": "complained"}
-STATUS_RANK = {"subscribed": 0, "bounced": 1, "unsubscribed": 2, "complained": 3}
 #: Events that can move a contact's 5.4 campaign rows (status delivered/opened/clicked/bounced).
 CAMPAIGN_EVENTS = frozenset({"sent", "delivered", "opened", "clicked", "bounced"})
 #: How long a contact's metrics update waits for more events of the same burst (spec 5.2 is
@@ -262,7 +263,7 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
             changed_scores.append(payload)
             summary.propensity_changes += 1
             if deliver and contact_id not in gone:
-                outbox.enqueue_propensity(tx, organization_id=org, connection_id=org, contact_id=contact_id,
+                outbox.queue_propensity(tx, organization_id=org, connection_id=org, contact_id=contact_id,
                                           payload=payload, now=now)
         if contact_id in was_suppressed:
             continue
@@ -272,7 +273,7 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
             campaigns = store.campaign_update(activity)
             if campaigns:
                 update["campaigns"] = campaigns
-            outbox.enqueue_update(tx, organization_id=org, connection_id=org, contact_id=contact_id, update=update,
+            outbox.queue_update(tx, organization_id=org, connection_id=org, contact_id=contact_id, update=update,
                                   now=now, delay=METRICS_DEBOUNCE)
             summary.metric_updates += 1
     store.write_scores(tx, org, changed_scores, "event")

@@ -3,28 +3,31 @@
 The spec's Phase 1 "Connection UI" and the place a user sees engagement and propensity. Every
 action calls the integration's own modules (connections, sync, outbox); this file only reads
 tables for display and turns failures into messages a person can act on, never a stack trace.
-One organization per app: `config.default_organization_id`.
+One organization per app: `config.default_organization_id`. POST forms carry Flask-WTF's CSRF
+token (field `csrf`); an expired or forged one gets `form_expired`'s page.
 """
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from common.score_chart import score_chart
-from contract.categories import BANDS
-
-from integration.agentbuddy import connections, disconnect as disconnecting
-from integration import outbox
-from integration.storage import from_json
 from common.timestamps import parse_rfc3339
+from contract.categories import BANDS, CATEGORIES, rank
+from integration import outbox, sync as sync_engine
+from integration.agentbuddy import connections
+from integration.agentbuddy import disconnect as disconnecting
+from integration.storage import from_json
+from integration.sync import quarantine, runlog
 
-CATEGORIES = ("hot", "warm", "cool", "cold")
+from .runtime import runtime
+
+# Hottest first: a descending sort on this puts hot contacts on top.
+_CATEGORY_ORDER = " ".join(f"WHEN '{name}' THEN {len(CATEGORIES) - rank(name)}" for name in CATEGORIES)
 SORTS: dict[str, tuple[str, ...]] = {  # ?sort= -> SQL expressions; whitelisted, never taken from input
     "name": ("LOWER(COALESCE(c.last_name, ''))", "LOWER(COALESCE(c.first_name, ''))"),
     "score": ("s.propensity_score",),
@@ -32,8 +35,7 @@ SORTS: dict[str, tuple[str, ...]] = {  # ?sort= -> SQL expressions; whitelisted,
     "open_rate": ("m.open_rate",),
     "clicks": ("m.total_clicks",),
     "last_opened": ("m.last_opened_at",),
-    "category": ("CASE s.propensity_category WHEN 'hot' THEN 4 WHEN 'warm' THEN 3 WHEN 'cool' THEN 2"
-                 " WHEN 'cold' THEN 1 END",),
+    "category": (f"CASE s.propensity_category {_CATEGORY_ORDER} END",),
 }
 PAGE_SIZE = 50
 SETTINGS = "/settings/integrations/agentbuddy"
@@ -41,44 +43,18 @@ SETTINGS = "/settings/integrations/agentbuddy"
 bp = Blueprint("ui", __name__)
 
 
-@bp.record_once
-def _configure(setup_state) -> None:
-    """Own session cookie name: the fake on the same loopback host keeps its own session."""
-    app = setup_state.app
-    app.config["SESSION_COOKIE_NAME"] = "broadcast_session"
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    if not app.secret_key:
-        app.secret_key = secrets.token_bytes(32)
-
-
-def _rt():
-    return current_app.extensions["integration"]
-
-
 def _org() -> str:
-    return _rt().config.default_organization_id
-
-
-# ----------------------------------------------------------------------------- CSRF
-
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
+    return runtime().config.default_organization_id
 
 
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "settings_url": SETTINGS}
+    return {"settings_url": SETTINGS}
 
 
-@bp.before_request
-def _check_csrf():
-    if request.method == "POST":
-        sent = request.form.get("csrf", "")
-        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-            return _page_error("This form has expired", "Reload the page and try again.", 400)
-    return None
+def form_expired(_error: Exception):
+    """A POST whose CSRF token is missing, forged or from another session."""
+    return _page_error("This form has expired", "Reload the page and try again.", 400)
 
 
 def _page_error(title: str, message: str, status: int):
@@ -94,10 +70,10 @@ def home():
 
 @bp.get(SETTINGS)
 def settings():
-    rt = _rt()
+    rt = runtime()
     org = _org()
     connection = connections.get_connection(rt.db, org)
-    runs = _recent_runs(rt.db, org)
+    runs = runlog.recent(rt.db, org)
     last = runs[0] if runs else None
     next_sync = None
     if connection is not None and connection.status == connections.ACTIVE and last is not None:
@@ -105,14 +81,14 @@ def settings():
     return render_template(
         "settings.html", connection=connection, agent=_agent(rt.db, org, connection), now=rt.clock.now(),
         runs=runs, last=last, next_sync=next_sync,
-        quarantine=_quarantine(rt.db, org), health=outbox.counts(rt.db, org),
+        quarantine=quarantine.held(rt.db, org), health=outbox.counts(rt.db, org),
         dead=outbox.dead_letters(rt.db, org, limit=50), agentbuddy_url=rt.config.agentbuddy_url,
         scopes_requested=rt.config.scopes, token_expired=_token_expired(connection, rt.clock.now()))
 
 
 @bp.post(SETTINGS + "/connect")
 def connect():
-    rt = _rt()
+    rt = runtime()
     # The callback must come back to this very app (host and port the person is using); the
     # authorization server still checks it against the client's registered redirect URIs.
     callback = url_for("ui.callback", _external=True)
@@ -128,7 +104,7 @@ def connect():
 
 @bp.get("/integrations/agentbuddy/callback")
 def callback():
-    rt = _rt()
+    rt = runtime()
     try:
         connection = connections.complete_connect(rt.db, rt.config, request.url, clock=rt.clock)
     except connections.ConnectError as exc:
@@ -150,7 +126,7 @@ def sync_now():
 
 @bp.post(SETTINGS + "/disconnect")
 def disconnect():
-    rt = _rt()
+    rt = runtime()
     try:
         result = disconnecting.disconnect(rt.db, rt.config, _org(), clock=rt.clock)
     except connections.NotConnected:
@@ -169,7 +145,7 @@ def disconnect():
 
 @bp.post(SETTINGS + "/replay")
 def replay():
-    rt = _rt()
+    rt = runtime()
     ids = request.form.getlist("id") or None
     own = {row["id"] for row in outbox.dead_letters(rt.db, _org(), limit=10_000)}
     if ids is not None:
@@ -185,9 +161,7 @@ def replay():
 
 def _run_sync(full: bool, label: str) -> None:
     """Run a sync now and put its outcome on the next page; a failure becomes a message."""
-    from . import sync as sync_engine
-
-    rt = _rt()
+    rt = runtime()
     try:
         summary = sync_engine.sync(rt.db, rt.config, _org(), full=full, clock=rt.clock)
     except connections.NotConnected as exc:
@@ -215,21 +189,6 @@ def _agent(db, org: str, connection) -> dict[str, Any] | None:
     with db.transaction(readonly=True) as tx:
         return tx.fetchone("SELECT first_name, last_name, email FROM agents WHERE organization_id = ? AND id = ?",
                            (org, connection.agent_id))
-
-
-def _recent_runs(db, org: str, limit: int = 5) -> list[dict[str, Any]]:
-    with db.transaction(readonly=True) as tx:
-        rows = tx.fetchall("SELECT * FROM sync_runs WHERE organization_id = ? ORDER BY started_at DESC, run_id DESC"
-                           " LIMIT ?", (org, limit))
-    for row in rows:
-        row["summary"] = from_json(row.get("summary"), None)
-    return rows
-
-
-def _quarantine(db, org: str, limit: int = 50) -> list[dict[str, Any]]:
-    with db.transaction(readonly=True) as tx:
-        return tx.fetchall("SELECT entity, record_id, reason, first_seen, last_seen, occurrences FROM quarantine"
-                           " WHERE organization_id = ? ORDER BY last_seen DESC, record_id LIMIT ?", (org, limit))
 
 
 def _token_expired(connection, now: datetime) -> bool:
@@ -287,7 +246,7 @@ def _list_query() -> ListQuery:
 
 @bp.get("/contacts")
 def contacts():
-    rt = _rt()
+    rt = runtime()
     org = _org()
     query = _list_query()
     where = ["c.organization_id = ?", "c.deleted_at IS NULL"]
@@ -342,7 +301,7 @@ def _link_builder(query: ListQuery) -> Callable[..., str]:
 
 @bp.get("/contacts/<contact_id>")
 def contact(contact_id: str):
-    rt = _rt()
+    rt = runtime()
     org = _org()
     with rt.db.transaction(readonly=True) as tx:
         row = tx.fetchone("SELECT * FROM contacts WHERE organization_id = ? AND id = ?", (org, contact_id))
@@ -384,8 +343,6 @@ def _not_found(_error):
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
     """A page that fails says so in words; the details go to the log, not to the person."""
-    from werkzeug.exceptions import HTTPException
-
     if isinstance(exc, HTTPException):
         return _page_error(exc.name, exc.description or exc.name, exc.code or 500)
     current_app.logger.exception("page %s failed", request.path)
