@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from integration.agentbuddy import connections, disconnect
+from integration.agentbuddy import connections, disconnect, tokens
 from integration.config import IntegrationConfig, MissingTokenKey
 from integration.agentbuddy.errors import ConnectError, NotConnected
 from integration.agentbuddy.secrets import SecretsError
@@ -153,6 +153,18 @@ def test_an_organization_cannot_switch_to_another_account(connected_org: Connect
         connections.connect_headless(org.db, org.config, "org_a", org.fake.agent_email(1), clock=org.clock)
     assert excinfo.value.code == "account_mismatch"
     assert connections.get_connection(org.db, "org_a").account_id == org.account_id
+
+
+def test_an_access_token_revoked_at_agentbuddy_is_refreshed_on_the_next_call(synced_world: ConnectedOrg):
+    org = synced_world
+    before = TokenSource(org.db, org.config, "org_a", org.clock).access_token()
+    assert tokens.revoke_access_token(org.db, org.config, "org_a") == 200
+    gone = requests.get(f"{org.config.api_base}/connection", timeout=10, headers={"Authorization": f"Bearer {before}"})
+    assert gone.status_code == 401  # AgentBuddy no longer honours it
+    summary = org.sync()  # a 401, one refresh, and the sync carries on
+    assert summary.totals.records > 0
+    assert TokenSource(org.db, org.config, "org_a", org.clock).access_token() != before
+    assert connections.get_connection(org.db, "org_a").status == "active"
 
 
 def test_disconnect_revokes_both_tokens_and_keeps_the_data(synced_world: ConnectedOrg):

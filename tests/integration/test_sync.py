@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from integration.sync import contacts as local_edits
+from integration.sync import contacts as broadcast_contacts
 from integration.sync.conflicts import is_emailable
 
 from .conftest import ConnectedOrg, advance_both, connect
@@ -81,7 +81,7 @@ def test_incremental_sync_applies_creates_updates_and_tombstones(synced_world: C
 def test_unsubscribed_contact_stays_unsubscribed_whatever_agentbuddy_sends(synced_world: ConnectedOrg):
     org = synced_world
     contact = next(r for r in org.fake.records("contacts", include_deleted=False) if r["email_opt_in"])
-    local_edits.record_email_status(org.db, "org_a", contact["id"], "unsubscribed", org.clock.now())
+    broadcast_contacts.record_email_status(org.db, "org_a", contact["id"], "unsubscribed", org.clock.now())
     advance_both(org, 60)
     org.fake.mutate("contact", "update", contact["id"], {"last_name": "Changed", "email_opt_in": True})
     org.sync()
@@ -106,7 +106,7 @@ def test_contact_without_consent_is_never_emailable(synced_world: ConnectedOrg):
 def test_tags_are_the_union_of_agentbuddy_and_broadcast_tags(synced_world: ConnectedOrg):
     org = synced_world
     contact = org.fake.records("contacts", include_deleted=False)[0]
-    local_edits.add_tags(org.db, "org_a", contact["id"], ["Newsletter", "vip"], org.clock)
+    broadcast_contacts.add_tags(org.db, "org_a", contact["id"], ["Newsletter", "vip"], org.clock)
     advance_both(org, 60)
     org.fake.mutate("contact", "update", contact["id"], {"tags": ["VIP", "Investor"]})
     org.sync()
@@ -121,7 +121,7 @@ def test_status_is_last_write_wins_between_the_two_sides(synced_world: Connected
     cid = contact["id"]
 
     advance_both(org, 60)
-    local_edits.set_status(org.db, "org_a", cid, "archived", org.clock)  # Broadcast archives at t1
+    broadcast_contacts.set_status(org.db, "org_a", cid, "archived", org.clock)  # Broadcast archives at t1
     advance_both(org, 60)
     org.fake.mutate("contact", "update", cid, {"phone": "+1-555-000-0001"})  # AgentBuddy edits something else at t2
     org.sync()
@@ -137,7 +137,7 @@ def test_status_is_last_write_wins_between_the_two_sides(synced_world: Connected
     advance_both(org, 60)
     org.fake.mutate("contact", "update", cid, {"status": "active"})  # AgentBuddy at t4 ...
     advance_both(org, 60)
-    local_edits.set_status(org.db, "org_a", cid, "archived", org.clock)  # ... Broadcast later, at t5
+    broadcast_contacts.set_status(org.db, "org_a", cid, "archived", org.clock)  # ... Broadcast later, at t5
     org.sync()
     row = org.row("contacts", cid)
     assert (row["status"], row["ab_status"], row["status_source"]) == ("archived", "active", "broadcast")
@@ -202,10 +202,10 @@ def test_email_status_only_escalates_unless_a_person_resubscribes(synced_world: 
     org = synced_world
     cid = org.fake.records("contacts", include_deleted=False)[0]["id"]
     now = org.clock.now()
-    assert local_edits.record_email_status(org.db, "org_a", cid, "complained", now)
-    assert not local_edits.record_email_status(org.db, "org_a", cid, "bounced", now)
+    assert broadcast_contacts.record_email_status(org.db, "org_a", cid, "complained", now)
+    assert not broadcast_contacts.record_email_status(org.db, "org_a", cid, "bounced", now)
     assert org.row("contacts", cid)["email_status"] == "complained"
-    assert local_edits.record_email_status(org.db, "org_a", cid, "subscribed", now, force=True)
+    assert broadcast_contacts.record_email_status(org.db, "org_a", cid, "subscribed", now, force=True)
     assert org.row("contacts", cid)["email_status"] == "subscribed"
 
 
@@ -289,3 +289,11 @@ def test_a_broken_tombstone_for_an_unknown_record_is_still_stored_as_deleted(dat
     with database.transaction() as tx:
         row = tx.fetchone("SELECT email, email_opt_in, tags, deleted_at FROM contacts WHERE id = 'ab_contact_7'")
     assert row == {"email": None, "email_opt_in": 0, "tags": "[]", "deleted_at": "2026-01-09T00:00:00.000000Z"}
+
+
+def test_broadcasts_copy_of_contacts_is_read_by_id(synced_world: ConnectedOrg):
+    org = synced_world
+    theirs = org.fake.records("contacts", include_deleted=False)[0]
+    rows = broadcast_contacts.contact_rows(org.db, "org_a", [theirs["id"], "ab_contact_nobody"])
+    assert list(rows) == [theirs["id"], "ab_contact_nobody"]
+    assert rows[theirs["id"]]["email"] == theirs["email"] and rows["ab_contact_nobody"] is None
