@@ -10,7 +10,7 @@ Owns, along the data:
 * `checkpoints` — where the cursor and high-water marks are kept, so a killed run resumes;
   `leases` — one run per organization; `runlog` — what each run did; `quarantine` — records
   that failed validation;
-* `requests` — a change notification asking a running sync for another pass;
+* `pass_requests` — a change notification asking a running sync for another pass;
   `notifications` — AgentBuddy's change notifications in; `scheduler` — incremental syncs on a
   clock;
 * `contacts` — Broadcast's own edits to synced contacts (archive, tags, email status) and the
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .engine import sync
 from .leases import SyncBusy
-from .requests import request_pass
+from .pass_requests import request_pass
 from .summary import EntitySummary, SyncSummary
 
 __all__ = ["EntitySummary", "SyncBusy", "SyncSummary", "request_pass", "sync"]

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from common.timestamps import parse_rfc3339
 from integration.storage import Database, Tx, format_ts
 
-from . import requests
+from . import pass_requests
 
 # AgentBuddy keeps tombstones 90 days; older than this since the last success, sweep everything.
 TOMBSTONE_HORIZON = timedelta(days=85)
@@ -56,7 +56,7 @@ def begin(db: Database, organization_id: str, stream: str, run_id: str, *, full:
     with db.transaction() as tx:
         row = tx.fetchone("SELECT * FROM sync_state WHERE organization_id = ? AND entity = ?" + tx.lock_rows,
                           (organization_id, stream))
-        requests.clear(tx, organization_id, stream)
+        pass_requests.clear(tx, organization_id, stream)
         if row is not None and row["run_id"] and not (full and row["run_since"] is not None):
             tx.execute("UPDATE sync_state SET last_run_at = ? WHERE organization_id = ? AND entity = ?",
                        (now, organization_id, stream))
@@ -116,7 +116,7 @@ def finish(tx: Tx, organization_id: str, stream: str, now: datetime) -> Finished
         (row["run_hwm_updated_at"] or row["hwm_updated_at"], row["run_hwm_id"] or row["hwm_id"],
          now, organization_id, stream),
     )
-    return Finished(swept and format_ts(parse_rfc3339(swept)), requests.pending(tx, organization_id, stream))
+    return Finished(swept and format_ts(parse_rfc3339(swept)), pass_requests.pending(tx, organization_id, stream))
 
 
 def oldest_runs(db: Database) -> dict[str, datetime | None]:

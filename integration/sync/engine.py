@@ -8,7 +8,7 @@ One generic loop runs every stream (`streams.STREAMS`) in referential order. Per
    (`pages`); a cursor AgentBuddy no longer accepts restarts the run from its mark;
 3. `checkpoints.finish` promotes the run's mark; after a complete full sweep, rows it did not
    see are soft-deleted (their tombstones were purged);
-4. if a change notification asked for another pass meanwhile (`requests`), the stream runs again.
+4. if a change notification asked for another pass meanwhile (`pass_requests`), the stream runs again.
 
 Around the streams: one run per organization at a time (`leases`, renewed with every
 checkpoint) and a row in the run log (`runlog`). Records that fail validation are quarantined

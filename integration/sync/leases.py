@@ -3,7 +3,7 @@
 A run takes the lease before its first page and renews it with every page's checkpoint (in the
 same transaction), so a run that died leaves a lease that simply expires; a run that is alive
 never loses it. `SyncBusy` tells a second run to go away (a change notification then asks the
-running one for another pass instead: `requests`).
+running one for another pass instead: `pass_requests`).
 """
 from __future__ import annotations
 

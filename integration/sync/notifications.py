@@ -8,7 +8,7 @@ connection's secret verifies the signature (narrowed by `data.account_id` when A
 sends it).
 
 `handle_change_notification` returns an HTTP status for the web layer: 2xx once the request
-was authentic and understood (even if the sync has to wait: it asks for a pass, `requests`),
+was authentic and understood (even if the sync has to wait: it asks for a pass, `pass_requests`),
 4xx when it will never be (bad signature, stale timestamp, malformed body) so AgentBuddy stops
 retrying.
 """
@@ -30,7 +30,7 @@ from integration.storage import Database
 
 from .engine import sync
 from .leases import SyncBusy
-from .requests import request_pass
+from .pass_requests import request_pass
 from .streams import BY_EVENT_ENTITY
 
 ACTIONS = ("created", "updated", "deleted")

@@ -4,7 +4,7 @@ The spec asks for changes to show up within 15–60 minutes; `schedule_interval_
 (default 15 min) is the promise. Time comes from the injected clock, so a simulation can run
 a day of schedule in a second: `tick()` syncs whatever is due *now* and returns; `run()` calls
 it until told to stop. A stream a change notification could not sync right away
-(`requests`) is due at once. One organization failing never stops the others;
+(`pass_requests`) is due at once. One organization failing never stops the others;
 `needs_reauth` and `disconnected` connections are skipped until someone reconnects.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from integration.agentbuddy import connections
 from integration.config import IntegrationConfig
 from integration.storage import Database
 
-from . import checkpoints, requests
+from . import checkpoints, pass_requests
 from .engine import sync as run_sync
 from .leases import SyncBusy
 from .summary import SyncSummary
@@ -56,7 +56,7 @@ class Scheduler:
         never ran, or that have a requested pass."""
         now = self.clock.now()
         oldest = checkpoints.oldest_runs(self.db)
-        asked = requests.requested_organizations(self.db)
+        asked = pass_requests.requested_organizations(self.db)
         return [c.organization_id for c in connections.list_connections(self.db, connections.ACTIVE)
                 if c.organization_id in asked or self._is_due(oldest.get(c.organization_id), now)]
 
