@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from .support import Broadcast, parse_iso
-from integration import rescore
-from integration.mapping import is_emailable
-from integration.service import rescore_due
+from integration.engagement.pipeline import rescore
+from integration.sync.conflicts import is_emailable
+from integration.web.service import rescore_due
 
 CATEGORIES = [(80, "hot"), (60, "warm"), (40, "cool"), (0, "cold")]  # spec 6: score ranges
 
