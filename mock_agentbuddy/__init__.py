@@ -68,7 +68,7 @@ def create_app(config: MockConfig | None = None, *, clock: "Clock | None" = None
     # before_request hooks run in this order, after_request hooks in reverse: the journal sees
     # the final response, the strict check sees every header; the operation is identified (and a
     # request missing required headers set aside as malformed) before the rate limit counts.
-    responses.init_errors(app)
+    responses.init_errors(app, config.defects)
     journal.init_journal(app)
     validation.init_strict_responses(app, config)
     validation.init_validation(app, config)  # identifies the operation (and missing headers) first

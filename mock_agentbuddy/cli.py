@@ -14,6 +14,7 @@ from . import create_app, state_of, stop_background
 from .api.faults import profile_names
 from .api.ratelimit import Quota
 from .config import MockConfig
+from .defects import DEFECTS
 
 PROFILE_NAMES = profile_names()
 
@@ -52,30 +53,36 @@ def _rate(_ctx, _param, value: str) -> str:
 @click.option("--fault", "fault", type=click.Choice(PROFILE_NAMES), default=None, help="Start with a fault profile.")
 @click.option("--churn", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Random record changes per minute, applied in the background.")
+@click.option("--defect", "defects", multiple=True, type=click.Choice(list(DEFECTS)), metavar="NAME",
+              help="Plant a bug on purpose, to see a conformance kit catch it (repeatable): "
+                   f"{', '.join(DEFECTS)}.")
 def mock(host, port, seed, accounts, offices_per_account, agents_per_account, contacts_per_account,
          properties_per_contact, epoch, auto_approve, strict, rate_limit, rate_limit_window, access_token_ttl,
-         fault, churn) -> None:
+         fault, churn, defects) -> None:
     """Serve the fake AgentBuddy: seeded world, OAuth, read API, inbound webhooks, faults, admin API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = MockConfig(host=host, port=port, seed=seed, accounts=accounts, offices_per_account=offices_per_account,
                         agents_per_account=agents_per_account, contacts_per_account=contacts_per_account,
                         properties_per_contact=properties_per_contact, epoch=epoch, auto_approve=auto_approve,
                         strict=strict, rate_limit=rate_limit, rate_limit_window=rate_limit_window,
-                        access_token_ttl=access_token_ttl, faults=fault, churn=churn)
+                        access_token_ttl=access_token_ttl, faults=fault, churn=churn, defects=frozenset(defects))
     app = create_app(config)
     try:
-        run(app, host=host, port=port, on_ready=lambda url: _banner(state_of(app), url))
+        run(app, host=host, port=port, on_ready=lambda url: banner(state_of(app), url))
     finally:
         stop_background(app)
 
 
-def _banner(state, url: str) -> None:
+def banner(state, url: str, title: str = "Fake AgentBuddy") -> None:
+    """What a person needs to point a client at the fake: URLs, the client, agent logins."""
     cfg = state.config
     echo = click.echo
-    echo(f"Fake AgentBuddy on {url}  (API {url}/v1, admin {url}/__admin/world)")
+    echo(f"{title} on {url}  (API {url}/v1, admin {url}/__admin/world)")
     echo(f"  seed {cfg.seed}, {len(state.world.accounts)} account(s), {cfg.contacts_per_account} contacts each; "
          f"strict={'on' if cfg.strict else 'off'}, auto-approve={'on' if cfg.auto_approve else 'off'}, "
          f"rate limit {cfg.rate_limit}, faults {cfg.faults or 'none'}, churn {cfg.churn}/min")
+    if cfg.defects:
+        echo(f"  DEFECTS PLANTED ON PURPOSE: {', '.join(sorted(cfg.defects))}")
     for client in cfg.clients:
         secret = client.client_secret or "(public client: PKCE, no secret)"
         echo(f"  OAuth client {client.client_id} / {secret}")

@@ -197,4 +197,5 @@ def world_summary(state: MockState) -> dict:
                          "subscriptions": [s.to_json() for s in c.subscriptions.values()]}
                         for c in state.connections.values()],
         "counts": counts(state),
+        "defects": sorted(state.config.defects),
     }
