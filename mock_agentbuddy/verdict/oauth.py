@@ -96,6 +96,20 @@ def token_paced(records: Records) -> list[Finding] | None:
     return findings
 
 
+@rule("oauth.token.sent", "Sends an access token it was issued on every API call (Authorization: Bearer)",
+      "DECISIONS Q2; RFC 6750 §2.1; openapi/agentbuddy.yaml security (oauth2, bearerAuth)")
+def token_sent(records: Records) -> list[Finding] | None:
+    guarded = [e for e in records.requests if e["path"].startswith("/v1/") and (e.get("refused") or e.get("account_id"))]
+    if not guarded:
+        return None
+    findings = []
+    for reason, what in (("missing", "without an access token"), ("unknown", "with a token the server never issued")):
+        refused = [e for e in guarded if (e.get("refused") or {}).get("reason") == reason]
+        if refused:
+            findings.append(finding(f"called the API {what} ({times(len(refused))})", refused))
+    return findings
+
+
 @rule("oauth.token.fresh", "Refreshes before the access token expires, never sending an expired one",
       "RFC 6749 §5.1 (expires_in); RFC 6750 §3.1; DECISIONS Q2", WARNING)
 def token_fresh(records: Records) -> list[Finding] | None:
@@ -122,4 +136,5 @@ def scope_granted(records: Records) -> list[Finding] | None:
             for scope, entries in lacking.items()]
 
 
-RULES = [pkce_s256, state_sent, code_single_use, refresh_single_use, token_paced, token_fresh, scope_granted]
+RULES = [pkce_s256, state_sent, code_single_use, refresh_single_use, token_paced, token_sent, token_fresh,
+         scope_granted]

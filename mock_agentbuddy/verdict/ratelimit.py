@@ -64,7 +64,8 @@ def burst(records: Records) -> list[Finding] | None:
     limit, window = records.quota
     findings = []
     for caller, entries in callers.items():
-        burst_entries = densest(entries, window)
+        served = [e for e in entries if e["status"] != 429 or e.get("fault")]  # the quota rule has the refused
+        burst_entries = densest(served, window)
         if len(burst_entries) > limit:
             findings.append(finding(f"{_who(caller)} sent {len(burst_entries)} requests within {window} s "
                                     f"(the policy: {limit}), from {burst_entries[0]['time']}", burst_entries))
