@@ -1,4 +1,5 @@
-"""`ab-harness verify agentbuddy` (the provider kit) and `ab-harness send-webhook`.
+"""`ab-harness verify agentbuddy` (the provider kit) and `ab-harness send-webhook`; `verify broadcast`
+(the consumer side) is `consumer.py`'s. `harness/cli.py` lists them under the `verify` group.
 
 Exit codes: 0 every check passed or was skipped; 1 a check failed; 2 the kit could not run
 (bad input, unreachable server, refused credentials, a failing state hook) — said in one sentence.
@@ -24,23 +25,18 @@ from .schema import ContractView
 from .target import DEFAULT_REDIRECT_URI, Options, Target
 
 
-def _console(stderr: bool = False) -> Console:
+def console(stderr: bool = False) -> Console:
     """Rich's 80 columns when piped would cut the tables; logs and CI get 140."""
     stream = sys.stderr if stderr else sys.stdout
     return Console(file=stream, width=None if stream.isatty() else 140)
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(2)
 
 
-@click.group()
-def verify() -> None:
-    """Conformance kits: check that an implementation keeps the contract."""
-
-
-@verify.command("agentbuddy")
+@click.command("agentbuddy")
 @click.option("--url", help="The AgentBuddy server's base URL (its API is under /v1).")
 @click.option("--client-id", help="Your OAuth client's id (the fake's is found by itself).")
 @click.option("--client-secret", envvar="AB_KIT_CLIENT_SECRET", help="Its secret; none for a public client. "
@@ -111,7 +107,7 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
                       other_login_hint=other_login_hint, other_token=other_token, state_hook=state_hook,
                       use_admin=not no_admin, timeout=timeout, notification_timeout=notification_timeout,
                       receiver_url=receiver_url, receiver_port=receiver_port)
-    progress = _console(stderr=True)
+    progress = console(stderr=True)
     try:
         target = Target.open(options)
         try:
@@ -120,7 +116,7 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
         finally:
             target.close()
     except KitError as error:
-        _fail(str(error))
+        fail(str(error))
     if junit:
         write_junit(report, junit)
     if html:
@@ -129,12 +125,12 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
         click.echo(to_json_text(report))
         click.echo(summary_line(report), err=True)
     else:
-        print_table(report, _console())
+        print_table(report, console())
     sys.exit(0 if report.passed else 1)
 
 
 def _list(checks) -> None:
-    console = _console()
+    console = console()
     table = Table(title=f"{SUITE_NAME} {SUITE_VERSION}: {len(checks)} checks", title_justify="left", expand=True)
     table.add_column("check", no_wrap=True, min_width=max((len(c.id) for c in checks), default=5))
     for column in ("area", "clause", "what it checks"):
@@ -187,7 +183,7 @@ def send_webhook(url, secret, example_name, file_path, contact_id, msg_id, times
         destination = target_url(url, example)
         answer = send(destination, secret, body_text(example, text, contact_id), msg_id, timestamp_offset)
     except KitError as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(f"POST {destination} -> {answer.status_code} {answer.headers.get('Content-Type', '')}".rstrip())
     click.echo(answer.text)
     sys.exit(0 if 200 <= answer.status_code < 300 else 1)

@@ -2,6 +2,7 @@
 the project's production server (`common.serving`, waitress)."""
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 
@@ -73,10 +74,10 @@ def mock(host, port, seed, accounts, offices_per_account, agents_per_account, co
         stop_background(app)
 
 
-def banner(state, url: str, title: str = "Fake AgentBuddy") -> None:
+def banner(state, url: str, title: str = "Fake AgentBuddy", err: bool = False) -> None:
     """What a person needs to point a client at the fake: URLs, the client, agent logins."""
     cfg = state.config
-    echo = click.echo
+    echo = functools.partial(click.echo, err=err)
     echo(f"{title} on {url}  (API {url}/v1, admin {url}/__admin/world)")
     echo(f"  seed {cfg.seed}, {len(state.world.accounts)} account(s), {cfg.contacts_per_account} contacts each; "
          f"strict={'on' if cfg.strict else 'off'}, auto-approve={'on' if cfg.auto_approve else 'off'}, "
