@@ -19,7 +19,7 @@ from . import SUITE_NAME, SUITE_VERSION
 from .checks import AREAS, select
 from .examples import body_text, send, target_url, webhook_examples
 from .model import KitError
-from .reports import print_table, summary_line, to_json_text, write_html, write_junit
+from .reports import publish
 from .runner import run
 from .schema import ContractView
 from .target import DEFAULT_REDIRECT_URI, Options, Target
@@ -117,27 +117,19 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
             target.close()
     except KitError as error:
         fail(str(error))
-    if junit:
-        write_junit(report, junit)
-    if html:
-        write_html(report, html)
-    if as_json:
-        click.echo(to_json_text(report))
-        click.echo(summary_line(report), err=True)
-    else:
-        print_table(report, console())
+    publish(report, console(), junit=junit, html=html, as_json=as_json)
     sys.exit(0 if report.passed else 1)
 
 
 def _list(checks) -> None:
-    console = console()
+    out = console()
     table = Table(title=f"{SUITE_NAME} {SUITE_VERSION}: {len(checks)} checks", title_justify="left", expand=True)
     table.add_column("check", no_wrap=True, min_width=max((len(c.id) for c in checks), default=5))
     for column in ("area", "clause", "what it checks"):
         table.add_column(column)
     for item in checks:
         table.add_row(item.id, item.area, item.clause, item.title)
-    console.print(table)
+    out.print(table)
 
 
 @click.command("send-webhook")

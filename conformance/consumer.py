@@ -27,26 +27,17 @@ from common.serving import run
 from contract import spec_path
 from mock_agentbuddy import MockConfig, create_app, state_of, stop_background
 from mock_agentbuddy.admin.client import AdminClient, AdminError
-from mock_agentbuddy.api.ratelimit import Quota
-from mock_agentbuddy.cli import banner
+from mock_agentbuddy.cli import banner, check_rate
 from mock_agentbuddy.verdict import rules, verdict_of
 
 from . import CONSUMER_SUITE, CONSUMER_VERSION
 from .cli import console, fail
 from .model import Check, Exchange, KitError, Outcome
-from .reports import print_table, summary_line, to_json_text, write_html, write_junit
+from .reports import publish
 from .runner import Report
 from .schema import ContractView
 
 HOST = "127.0.0.1"  # the fake binds loopback only, like every server of the harness
-
-
-def _rate(_ctx, _param, value: str) -> str:
-    try:
-        Quota.parse(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    return value
 
 
 @click.command("broadcast")
@@ -57,7 +48,7 @@ def _rate(_ctx, _param, value: str) -> str:
 @click.option("--contacts-per-account", default=200, show_default=True, type=click.IntRange(0, 2_000_000))
 @click.option("--auto-approve", is_flag=True, help="Authorize at once when login_hint names an active agent "
               "(for a client that connects headless).")
-@click.option("--rate-limit", default="600/min", show_default=True, callback=_rate,
+@click.option("--rate-limit", default="600/min", show_default=True, callback=check_rate,
               help="The published quota per token (N/s, N/min or N/h); bursts are judged against it.")
 @click.option("--access-token-ttl", default=3600, show_default=True, type=click.IntRange(1),
               help="Seconds an access token lives.")
@@ -103,17 +94,7 @@ def broadcast(port, seed, accounts, contacts_per_account, auto_approve, rate_lim
         fail(str(error))
     report = report_of(verdict, target, ContractView.load(spec_path()).version, started,
                        time.perf_counter() - began)
-    if junit:
-        write_junit(report, junit)
-    if html:
-        write_html(report, html)
-    if as_json:
-        click.echo(to_json_text(report))
-        click.echo(summary_line(report), err=True)
-    else:
-        out = console()
-        out.print(judged_line(verdict), markup=False)
-        print_table(report, out)
+    publish(report, console(), junit=junit, html=html, as_json=as_json, preface=judged_line(verdict))
     sys.exit(0 if report.passed else 1)
 
 

@@ -27,7 +27,8 @@ def _epoch(_ctx, _param, value: str) -> datetime:
         raise click.BadParameter(str(error)) from None
 
 
-def _rate(_ctx, _param, value: str) -> str:
+def check_rate(_ctx, _param, value: str) -> str:
+    """A click callback: `--rate-limit` as `Quota.parse` reads it (`verify broadcast` shares it)."""
     try:
         Quota.parse(value)
     except ValueError as error:
@@ -48,7 +49,7 @@ def _rate(_ctx, _param, value: str) -> str:
               help="Anchor of the seeded world's timestamps (never the wall clock).")
 @click.option("--auto-approve", is_flag=True, help="Authorize at once when login_hint names an active agent.")
 @click.option("--strict", is_flag=True, help="Validate every response against the contract; violations become 500s.")
-@click.option("--rate-limit", default="600/min", show_default=True, callback=_rate, help="N/s, N/min or N/h per token.")
+@click.option("--rate-limit", default="600/min", show_default=True, callback=check_rate, help="N/s, N/min or N/h per token.")
 @click.option("--rate-limit-window", type=click.Choice(["fixed", "sliding"]), default="fixed", show_default=True)
 @click.option("--access-token-ttl", default=3600, show_default=True, type=click.IntRange(1), help="Seconds.")
 @click.option("--fault", "fault", type=click.Choice(PROFILE_NAMES), default=None, help="Start with a fault profile.")
