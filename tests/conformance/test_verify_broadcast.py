@@ -84,6 +84,13 @@ def test_our_reference_integration_comes_out_clean_after_a_library_replay(kit, s
             "paging.sweep.incremental", "ratelimit.quota.respected"} <= exercised
 
 
+def test_the_verify_group_offers_both_sides_of_the_contract(kit):
+    run = kit("verify", "--help")
+
+    assert run.exit_code == 0
+    assert re.search(r"agentbuddy\s+Check an AgentBuddy", run.stdout) and re.search(r"broadcast\s+Serve the fake", run.stdout)
+
+
 def test_the_rules_are_listed_with_their_severity_and_clause(kit):
     run = kit("verify", "broadcast", "--list")
 
