@@ -142,7 +142,8 @@ def report_of(verdict: dict[str, Any], target: str, contract: str, started: date
         detail = f"{item['severity']}: " + "; ".join(f["message"] for f in findings) if findings else item["detail"]
         evidence = [_exchange(target, e) for f in findings for e in f["evidence"]]
         outcomes.append(Outcome(rule, item["status"], detail, evidence))
-    return Report(target, contract, started, outcomes, seconds, suite=CONSUMER_SUITE, version=CONSUMER_VERSION)
+    return Report(target, contract, started, outcomes, seconds, suite=CONSUMER_SUITE, version=CONSUMER_VERSION,
+                  row_name="rule")
 
 
 def judged_line(verdict: dict[str, Any]) -> str:

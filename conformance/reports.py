@@ -40,7 +40,7 @@ def print_table(report: Report, console: Console) -> None:
     for area, outcomes in by_area(report.outcomes).items():
         table = Table(title=f"{area}", title_justify="left", expand=True, show_lines=False)
         table.add_column("", width=4, no_wrap=True)
-        table.add_column("check", no_wrap=True, min_width=max(len(o.check.id) for o in outcomes))
+        table.add_column(report.row_name, no_wrap=True, min_width=max(len(o.check.id) for o in outcomes))
         table.add_column("clause", ratio=1)
         table.add_column("detail", ratio=2)
         for outcome in outcomes:
