@@ -1,4 +1,5 @@
-"""`ab-harness verify agentbuddy` (the provider kit) and `ab-harness send-webhook`.
+"""`ab-harness verify agentbuddy` (the provider kit) and `ab-harness send-webhook`; `verify broadcast`
+(the consumer side) is `consumer.py`'s. `harness/cli.py` lists them under the `verify` group.
 
 Exit codes: 0 every check passed or was skipped; 1 a check failed; 2 the kit could not run
 (bad input, unreachable server, refused credentials, a failing state hook) — said in one sentence.
@@ -18,29 +19,24 @@ from . import SUITE_NAME, SUITE_VERSION
 from .checks import AREAS, select
 from .examples import body_text, send, target_url, webhook_examples
 from .model import KitError
-from .reports import print_table, summary_line, to_json_text, write_html, write_junit
+from .reports import publish
 from .runner import run
 from .schema import ContractView
 from .target import DEFAULT_REDIRECT_URI, Options, Target
 
 
-def _console(stderr: bool = False) -> Console:
+def console(stderr: bool = False) -> Console:
     """Rich's 80 columns when piped would cut the tables; logs and CI get 140."""
     stream = sys.stderr if stderr else sys.stdout
     return Console(file=stream, width=None if stream.isatty() else 140)
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(2)
 
 
-@click.group()
-def verify() -> None:
-    """Conformance kits: check that an implementation keeps the contract."""
-
-
-@verify.command("agentbuddy")
+@click.command("agentbuddy")
 @click.option("--url", help="The AgentBuddy server's base URL (its API is under /v1).")
 @click.option("--client-id", help="Your OAuth client's id (the fake's is found by itself).")
 @click.option("--client-secret", envvar="AB_KIT_CLIENT_SECRET", help="Its secret; none for a public client. "
@@ -111,7 +107,7 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
                       other_login_hint=other_login_hint, other_token=other_token, state_hook=state_hook,
                       use_admin=not no_admin, timeout=timeout, notification_timeout=notification_timeout,
                       receiver_url=receiver_url, receiver_port=receiver_port)
-    progress = _console(stderr=True)
+    progress = console(stderr=True)
     try:
         target = Target.open(options)
         try:
@@ -120,28 +116,20 @@ def agentbuddy(url, client_id, client_secret, redirect_uri, login_hint, interact
         finally:
             target.close()
     except KitError as error:
-        _fail(str(error))
-    if junit:
-        write_junit(report, junit)
-    if html:
-        write_html(report, html)
-    if as_json:
-        click.echo(to_json_text(report))
-        click.echo(summary_line(report), err=True)
-    else:
-        print_table(report, _console())
+        fail(str(error))
+    publish(report, console(), junit=junit, html=html, as_json=as_json)
     sys.exit(0 if report.passed else 1)
 
 
 def _list(checks) -> None:
-    console = _console()
+    out = console()
     table = Table(title=f"{SUITE_NAME} {SUITE_VERSION}: {len(checks)} checks", title_justify="left", expand=True)
     table.add_column("check", no_wrap=True, min_width=max((len(c.id) for c in checks), default=5))
     for column in ("area", "clause", "what it checks"):
         table.add_column(column)
     for item in checks:
         table.add_row(item.id, item.area, item.clause, item.title)
-    console.print(table)
+    out.print(table)
 
 
 @click.command("send-webhook")
@@ -187,7 +175,7 @@ def send_webhook(url, secret, example_name, file_path, contact_id, msg_id, times
         destination = target_url(url, example)
         answer = send(destination, secret, body_text(example, text, contact_id), msg_id, timestamp_offset)
     except KitError as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(f"POST {destination} -> {answer.status_code} {answer.headers.get('Content-Type', '')}".rstrip())
     click.echo(answer.text)
     sys.exit(0 if 200 <= answer.status_code < 300 else 1)

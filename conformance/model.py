@@ -44,17 +44,19 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: str | None = None
     error: str | None = None  # the transport error when nothing came back
+    note: str | None = None  # where a recorded exchange was found (the fake's log entry), and why
 
     def to_json(self) -> dict[str, Any]:
-        return {"request": {"method": self.method, "url": self.url, "headers": self.request_headers,
-                            "body": self.request_body},
-                "response": None if self.status is None else
-                {"status": self.status, "headers": self.response_headers, "body": self.response_body},
-                "error": self.error}
+        shown = {"request": {"method": self.method, "url": self.url, "headers": self.request_headers,
+                             "body": self.request_body},
+                 "response": None if self.status is None else
+                 {"status": self.status, "headers": self.response_headers, "body": self.response_body},
+                 "error": self.error}
+        return {**shown, "note": self.note} if self.note else shown
 
     def summary(self) -> str:
         answer = self.error or f"{self.status} {self.response_headers.get('Content-Type', '')}".strip()
-        return f"{self.method} {self.url} -> {answer}"
+        return f"{self.method} {self.url} -> {answer}" + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Check:
     clause: str  # the contract path, DECISIONS item or RFC section it enforces
     run: Callable[[Any], str | None]
     last: bool = False  # runs after every other check (it spends the token's rate-limit quota)
+    severity: str | None = None  # a verdict rule's (error | warning); the provider's checks have none
 
 
 @dataclass
@@ -76,9 +79,10 @@ class Outcome:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.check.id, "area": self.check.area, "title": self.check.title,
-                "clause": self.check.clause, "status": self.status, "detail": self.detail,
-                "seconds": round(self.seconds, 3), "evidence": [e.to_json() for e in self.evidence]}
+        shown = {"id": self.check.id, "area": self.check.area, "title": self.check.title,
+                 "clause": self.check.clause, "status": self.status, "detail": self.detail,
+                 "seconds": round(self.seconds, 3), "evidence": [e.to_json() for e in self.evidence]}
+        return {**shown, "severity": self.check.severity} if self.check.severity else shown
 
 
 def check(id: str, title: str, clause: str, last: bool = False):  # noqa: A002 - the check's id

@@ -12,6 +12,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import click
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
@@ -39,7 +40,7 @@ def print_table(report: Report, console: Console) -> None:
     for area, outcomes in by_area(report.outcomes).items():
         table = Table(title=f"{area}", title_justify="left", expand=True, show_lines=False)
         table.add_column("", width=4, no_wrap=True)
-        table.add_column("check", no_wrap=True, min_width=max(len(o.check.id) for o in outcomes))
+        table.add_column(report.row_name, no_wrap=True, min_width=max(len(o.check.id) for o in outcomes))
         table.add_column("clause", ratio=1)
         table.add_column("detail", ratio=2)
         for outcome in outcomes:
@@ -53,6 +54,23 @@ def print_table(report: Report, console: Console) -> None:
         for exchange in outcome.evidence[:2]:
             console.print(f"  {exchange.summary()}", markup=False, style="dim")
     console.print(Text(summary_line(report), style="bold green" if report.passed else "bold red"))
+
+
+def publish(report: Report, console: Console, *, junit: Path | None = None, html: Path | None = None,
+            as_json: bool = False, preface: str | None = None) -> None:
+    """Write the files asked for, then the report on stdout: JSON (its summary on stderr), or the
+    tables after a `preface` line."""
+    if junit:
+        write_junit(report, junit)
+    if html:
+        write_html(report, html)
+    if as_json:
+        click.echo(to_json_text(report))
+        click.echo(summary_line(report), err=True)
+        return
+    if preface:
+        console.print(preface, markup=False)
+    print_table(report, console)
 
 
 def to_json_text(report: Report) -> str:

@@ -31,6 +31,7 @@ class Report:
     suite: str = SUITE_NAME
     version: str = SUITE_VERSION
     hostname: str = field(default_factory=socket.gethostname)
+    row_name: str = "check"  # what a row is: the provider kit's check, the consumer verdict's rule
 
     @property
     def title(self) -> str:

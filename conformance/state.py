@@ -13,7 +13,9 @@ environment. A hook that exits non-zero, prints no id or hangs stops the run wit
 a broken fixture must never look like a broken server.
 
 Against the fake, with no hook, the same changes go through `/__admin/mutate`; the admin API
-also gives the kit a second account (tenant isolation) and the clock (token expiry).
+also gives the kit a second account (tenant isolation) and the clock (token expiry). The kit
+speaks to it with the fake's own `AdminClient` (the one client of that API in the project; it
+loads nothing of the fake but itself).
 """
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ import json
 import os
 import shlex
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
+
+import requests
+
+from mock_agentbuddy.admin.client import AdminClient, AdminError
 
 from .model import KitError
-from .probe import Probe, Unreachable
 
 HOOK_TIMEOUT = 60
 
@@ -81,52 +86,49 @@ class StateHook:
         return record["id"]
 
 
-class FakeAdmin:
-    """The fake AgentBuddy's `/__admin/` API over HTTP (only when the server has one)."""
+class AdminChanger:
+    """Changes through the fake's admin API, by its one client (`AdminClient`), into the account
+    of the kit's token."""
 
     description = "the fake's admin API"
 
-    def __init__(self, probe: Probe, account_id: str | None = None) -> None:
-        self.probe = probe
-        self.account_id = account_id  # where created records go: the kit's token's account
-
-    @staticmethod
-    def detect(probe: Probe) -> dict[str, Any] | None:
-        """The world summary when the server is the fake with its admin API open, else None."""
-        try:
-            reply = probe.get("/__admin/world")
-        except Unreachable:
-            return None
-        body = reply.json
-        if reply.status == 200 and isinstance(body, dict) and isinstance(body.get("accounts"), list):
-            return body
-        return None
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        reply = self.probe.request(method, f"/__admin/{path}", json=body)
-        if reply.status >= 300 or not isinstance(reply.json, dict):
-            raise KitError(f"The fake's admin API refused {method} /__admin/{path} ({reply.status}).")
-        return reply.json
+    def __init__(self, admin: AdminClient, account_id: str | None = None) -> None:
+        self.admin = admin
+        self.account_id = account_id
 
     def create_contact(self) -> str:
-        body = {"entity": "contact", "op": "create"}
-        if self.account_id:
-            body["account_id"] = self.account_id
-        return self._call("POST", "mutate", body)["record"]["id"]
+        with admin_refusals():
+            return self.admin.mutate("contact", "create", account_id=self.account_id)["record"]["id"]
 
     def update_contact(self, contact_id: str) -> str:
-        return self._call("POST", "mutate", {"entity": "contact", "op": "update", "id": contact_id,
-                                             "changes": {}})["record"]["id"]
+        with admin_refusals():
+            return self.admin.mutate("contact", "update", contact_id, changes={})["record"]["id"]
 
     def delete_contact(self, contact_id: str) -> str:
-        return self._call("POST", "mutate", {"entity": "contact", "op": "delete", "id": contact_id})["record"]["id"]
+        with admin_refusals():
+            return self.admin.mutate("contact", "delete", contact_id)["record"]["id"]
 
-    def now(self) -> datetime:
-        text = self._call("GET", "clock")["now"]
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
-    def advance_clock(self, seconds: float) -> None:
-        self._call("POST", "clock", {"advance_seconds": seconds})
+def detect_admin(url: str, timeout: float) -> tuple[AdminClient, dict[str, Any]] | None:
+    """The fake's admin client and world summary when the server is the fake with its admin API
+    open; None for any other server (or a fake whose admin API is blocked)."""
+    admin = AdminClient(url, timeout=timeout)
+    try:
+        world = admin.world()
+    except (AdminError, requests.RequestException, ValueError):
+        return None
+    return (admin, world) if isinstance(world, dict) and isinstance(world.get("accounts"), list) else None
+
+
+@contextmanager
+def admin_refusals() -> Iterator[None]:
+    """An admin call that fails stops the run: it is the kit's fixture, not the server, that broke."""
+    try:
+        yield
+    except AdminError as error:
+        raise KitError(f"The fake's admin API refused {error.method} /__admin/{error.path} ({error.status}).") from None
+    except requests.RequestException as error:
+        raise KitError(f"The fake's admin API did not answer ({type(error).__name__}).") from None
 
 
 def first_login(world: dict[str, Any], skip_account: str | None = None) -> tuple[str, str] | None:

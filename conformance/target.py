@@ -21,7 +21,9 @@ from .credentials import Credentials
 from .model import Fail, KitError, Skip
 from .probe import Probe, Reply, Unreachable
 from .schema import ContractView
-from .state import Changer, FakeAdmin, StateHook
+from mock_agentbuddy.admin.client import AdminClient
+
+from .state import AdminChanger, Changer, StateHook, admin_refusals, detect_admin
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 
@@ -56,7 +58,7 @@ class Target:
     probe: Probe
     contract: ContractView
     credentials: Credentials | None = None
-    admin: FakeAdmin | None = None
+    admin: AdminClient | None = None  # the fake's admin API, when the server is the fake
     changer: Changer | None = None
     connection: dict[str, Any] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
@@ -71,9 +73,8 @@ class Target:
         probe = Probe(url, timeout=options.timeout)
         target = cls(options, probe, ContractView.load(options.contract))
         try:
-            world = FakeAdmin.detect(probe) if options.use_admin else None
-            if world is not None:
-                target.admin = FakeAdmin(probe)
+            found = detect_admin(url, options.timeout) if options.use_admin else None
+            target.admin, world = found or (None, None)
             target.credentials = Credentials.gather(probe, options, target.contract.scopes(), world)
             target._meet_account(target.credentials.first_token(options).access_token)
             target.credentials.meet_second_account(world, target.account_id)
@@ -99,8 +100,7 @@ class Target:
                            "and the webhook secret.")
         self.connection = reply.json
         if self.admin is not None:
-            self.admin.account_id = self.account_id
-            self.changer = self.admin
+            self.changer = AdminChanger(self.admin, self.account_id)
         if self.options.state_hook:
             self.changer = StateHook(self.options.state_hook,
                                      {"AB_KIT_URL": self.probe.base_url, "AB_KIT_ACCOUNT_ID": self.account_id or ""})
@@ -116,7 +116,15 @@ class Target:
 
     def server_now(self) -> datetime:
         """The server's clock: the fake's (it can be moved) or, for a real server, ours."""
-        return self.admin.now() if self.admin is not None else datetime.now(timezone.utc)
+        if self.admin is None:
+            return datetime.now(timezone.utc)
+        with admin_refusals():
+            return self.admin.now()
+
+    def move_server_clock(self, seconds: float) -> None:
+        """Move the fake's clock (the expiry check); only when `admin` is there."""
+        with admin_refusals():
+            self.admin.advance(seconds)
 
     def next_instant(self) -> datetime:
         """Server time, strictly later than any instant handed out before in this run."""

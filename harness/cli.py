@@ -30,30 +30,51 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deliveries": ("integration.web.pipeline_cli", "deliveries", "Outbox status and dead letters; `deliveries replay` re-queues them."),
     "rescore": ("integration.web.pipeline_cli", "rescore_command", "Re-score every contact now (the daily batch) and queue changes."),
     "ingest-server": ("integration.web.pipeline_cli", "ingest_server", "Serve Broadcast's webhooks (Resend, AgentBuddy) with delivery workers."),
-    "verify": ("conformance.cli", "verify", "Conformance kits: `verify agentbuddy --url URL` checks an AgentBuddy against the contract."),
+    "verify": ("harness.cli", "verify", "Conformance kits: `verify agentbuddy` checks an AgentBuddy, `verify broadcast` a Broadcast client."),
     "send-webhook": ("conformance.cli", "send_webhook", "Sign a contract example (or a file) with Standard Webhooks and POST it."),
 }
 
 
+# the `verify` group's subcommands, loaded the same way
+VERIFY: dict[str, tuple[str, str, str]] = {
+    "agentbuddy": ("conformance.cli", "agentbuddy", "Check an AgentBuddy (a sandbox or the fake) against the contract."),
+    "broadcast": ("conformance.consumer", "broadcast", "Serve the fake in verification mode; judge the Broadcast client that used it."),
+}
+
+
 class LazyGroup(click.Group):
+    """A group whose commands are a table of (module, attribute, help), imported when used."""
+
+    def __init__(self, *args, table: dict[str, tuple[str, str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.table = table
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.table)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
+        if name not in self.table:
             return None
-        module, attribute, _ = COMMANDS[name]
+        module, attribute, _ = self.table[name]
         return getattr(importlib.import_module(module), attribute)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, self.table[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(cls=LazyGroup, table=COMMANDS, context_settings=HELP)
 def main() -> None:
     """Contract harness for the Broadcast <-> AgentBuddy integration.
 
     Run `ab-harness COMMAND --help` for what each command does.
     """
+
+
+@click.group(cls=LazyGroup, table=VERIFY, context_settings=HELP)
+def verify() -> None:
+    """Conformance kits: check that an implementation keeps the contract, either side of it."""

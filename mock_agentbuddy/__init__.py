@@ -14,12 +14,15 @@ globals). The package follows a request's flow:
     notifications.py change notifications to Broadcast
     admin/          the `/__admin/` back door and `AdminClient`, its one Python client
     pages/          `/ui/`, what an AgentBuddy user sees
+    defects.py      bugs planted on purpose (`--defect`), to prove a conformance kit catches them
+    verdict/        the fake judging its client from its own logs (`/__admin/verdict`)
     cli.py          `ab-harness mock` / `python -m mock_agentbuddy`
 
-Dependencies point one way: `config` and `responses` are leaves; `world` ← `state` ← `api` ←
-`inbound`, `admin`, `pages`; `oauth` needs only `config` and `responses` (the state it serves is
-handed to `init_oauth`), and `api` and `inbound` import its guard. Nothing imports the app
-factory but the servers and tests that build an app. Neither this package
+Dependencies point one way: `defects` is a leaf, `config` and `responses` import only it;
+`world` ← `state` ← `api` ← `inbound`, `admin`, `pages`; `verdict` reads only the logs it is
+handed (`admin` serves it); `oauth` needs only `config`, `defects` and `responses` (the state it
+serves is handed to `init_oauth`), and `api` and `inbound` import its guard. Nothing imports the
+app factory but the servers and tests that build an app. Neither this package
 nor the integration imports the other; see docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
@@ -68,7 +71,7 @@ def create_app(config: MockConfig | None = None, *, clock: "Clock | None" = None
     # before_request hooks run in this order, after_request hooks in reverse: the journal sees
     # the final response, the strict check sees every header; the operation is identified (and a
     # request missing required headers set aside as malformed) before the rate limit counts.
-    responses.init_errors(app)
+    responses.init_errors(app, config.defects)
     journal.init_journal(app)
     validation.init_strict_responses(app, config)
     validation.init_validation(app, config)  # identifies the operation (and missing headers) first

@@ -2,6 +2,7 @@
 the project's production server (`common.serving`, waitress)."""
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from . import create_app, state_of, stop_background
 from .api.faults import profile_names
 from .api.ratelimit import Quota
 from .config import MockConfig
+from .defects import DEFECTS
 
 PROFILE_NAMES = profile_names()
 
@@ -25,7 +27,8 @@ def _epoch(_ctx, _param, value: str) -> datetime:
         raise click.BadParameter(str(error)) from None
 
 
-def _rate(_ctx, _param, value: str) -> str:
+def check_rate(_ctx, _param, value: str) -> str:
+    """A click callback: `--rate-limit` as `Quota.parse` reads it (`verify broadcast` shares it)."""
     try:
         Quota.parse(value)
     except ValueError as error:
@@ -46,36 +49,42 @@ def _rate(_ctx, _param, value: str) -> str:
               help="Anchor of the seeded world's timestamps (never the wall clock).")
 @click.option("--auto-approve", is_flag=True, help="Authorize at once when login_hint names an active agent.")
 @click.option("--strict", is_flag=True, help="Validate every response against the contract; violations become 500s.")
-@click.option("--rate-limit", default="600/min", show_default=True, callback=_rate, help="N/s, N/min or N/h per token.")
+@click.option("--rate-limit", default="600/min", show_default=True, callback=check_rate, help="N/s, N/min or N/h per token.")
 @click.option("--rate-limit-window", type=click.Choice(["fixed", "sliding"]), default="fixed", show_default=True)
 @click.option("--access-token-ttl", default=3600, show_default=True, type=click.IntRange(1), help="Seconds.")
 @click.option("--fault", "fault", type=click.Choice(PROFILE_NAMES), default=None, help="Start with a fault profile.")
 @click.option("--churn", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Random record changes per minute, applied in the background.")
+@click.option("--defect", "defects", multiple=True, type=click.Choice(list(DEFECTS)), metavar="NAME",
+              help="Plant a bug on purpose, to see a conformance kit catch it (repeatable): "
+                   f"{', '.join(DEFECTS)}.")
 def mock(host, port, seed, accounts, offices_per_account, agents_per_account, contacts_per_account,
          properties_per_contact, epoch, auto_approve, strict, rate_limit, rate_limit_window, access_token_ttl,
-         fault, churn) -> None:
+         fault, churn, defects) -> None:
     """Serve the fake AgentBuddy: seeded world, OAuth, read API, inbound webhooks, faults, admin API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = MockConfig(host=host, port=port, seed=seed, accounts=accounts, offices_per_account=offices_per_account,
                         agents_per_account=agents_per_account, contacts_per_account=contacts_per_account,
                         properties_per_contact=properties_per_contact, epoch=epoch, auto_approve=auto_approve,
                         strict=strict, rate_limit=rate_limit, rate_limit_window=rate_limit_window,
-                        access_token_ttl=access_token_ttl, faults=fault, churn=churn)
+                        access_token_ttl=access_token_ttl, faults=fault, churn=churn, defects=frozenset(defects))
     app = create_app(config)
     try:
-        run(app, host=host, port=port, on_ready=lambda url: _banner(state_of(app), url))
+        run(app, host=host, port=port, on_ready=lambda url: banner(state_of(app), url))
     finally:
         stop_background(app)
 
 
-def _banner(state, url: str) -> None:
+def banner(state, url: str, title: str = "Fake AgentBuddy", err: bool = False) -> None:
+    """What a person needs to point a client at the fake: URLs, the client, agent logins."""
     cfg = state.config
-    echo = click.echo
-    echo(f"Fake AgentBuddy on {url}  (API {url}/v1, admin {url}/__admin/world)")
+    echo = functools.partial(click.echo, err=err)
+    echo(f"{title} on {url}  (API {url}/v1, admin {url}/__admin/world)")
     echo(f"  seed {cfg.seed}, {len(state.world.accounts)} account(s), {cfg.contacts_per_account} contacts each; "
          f"strict={'on' if cfg.strict else 'off'}, auto-approve={'on' if cfg.auto_approve else 'off'}, "
          f"rate limit {cfg.rate_limit}, faults {cfg.faults or 'none'}, churn {cfg.churn}/min")
+    if cfg.defects:
+        echo(f"  DEFECTS PLANTED ON PURPOSE: {', '.join(sorted(cfg.defects))}")
     for client in cfg.clients:
         secret = client.client_secret or "(public client: PKCE, no secret)"
         echo(f"  OAuth client {client.client_id} / {secret}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from . import defects as defect_switches
+
 #: The fake's documented password for every seeded agent (the login page and `/__admin/world`).
 AGENT_PASSWORD = "agentbuddy"
 
@@ -79,3 +81,7 @@ class MockConfig:
     notification_retry: RetryPolicy = field(default_factory=RetryPolicy)
     webhook_tolerance_seconds: int = 300
     journal_size: int = 10_000
+    defects: frozenset[str] = frozenset()  # planted bugs (`defects.py`), off unless named here
+
+    def __post_init__(self) -> None:
+        self.defects = defect_switches.parse(self.defects)

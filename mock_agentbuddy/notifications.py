@@ -3,7 +3,7 @@ that account whose `events` match gets a thin, signed `ChangeNotification`, from
 thread, retried with exponential backoff. Every attempt is written to the journal.
 
 The world announces a change (`state.notifier.announce(change)`); this module owns everything
-after that. It imports only `common` (signing) and `requests`, no Flask: it runs off-request.
+after that. It imports only `common` (signing), `requests` and `defects`, no Flask: it runs off-request.
 
 Retries wait through the state's sleeper (so tests do not wait) and hold the single delivery
 thread, like a simple real-world sender would: a dead subscriber slows the others down.
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import requests
 
 from common.webhooks import signed_headers
+
+from .defects import NOTIFICATIONS_UNSIGNED
 
 log = logging.getLogger("mock_agentbuddy.notifications")
 
@@ -90,6 +92,8 @@ class Notifier:
     def _deliver(self, delivery: Delivery) -> None:
         for attempt in range(1, self.policy.max_attempts + 1):
             headers = signed_headers(delivery.secret, delivery.msg_id, self.state.clock.now(), delivery.body)
+            if NOTIFICATIONS_UNSIGNED in self.state.config.defects:  # defect: sent without a signature
+                del headers["webhook-signature"]
             status, error = None, None
             try:
                 answer = self._session.post(delivery.url, data=delivery.body.encode(), headers=headers,

@@ -3,7 +3,7 @@
 Clients branch on a problem's stable `code`, so it is always present; `errors` names the failing
 fields when there are any, so a developer sees what to fix without reading server logs. The
 framework's own errors (unknown route, wrong method, body too large, a crash) leave in the same
-shape (`init_errors`). OAuth, the API, the inbound endpoints and the admin API all answer through
+shape (`init_errors`; the defect errors-as-html turns them into HTML pages). OAuth, the API, the inbound endpoints and the admin API all answer through
 here, which is why this module sits at the package root rather than inside `api/`.
 
 JSON is written compactly and without Flask's key sorting: pages of 500 records are serialised
@@ -17,6 +17,8 @@ from typing import Any, Iterable, TypedDict
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+
+from .defects import ERRORS_AS_HTML
 
 log = logging.getLogger("mock_agentbuddy")
 
@@ -87,6 +89,19 @@ def crash(error: Exception) -> Response:
                    f"The fake crashed handling this request ({type(error).__name__}); see its log.")
 
 
-def init_errors(app: Flask) -> None:
+def problems_as_html(response: Response) -> Response:
+    """after_request with the defect errors-as-html: every /v1 problem leaves as an HTML page
+    (the framework's default error page a partner forgot to replace)."""
+    if response.mimetype == PROBLEM_CONTENT_TYPE and request.path.startswith("/v1/"):
+        body = json.loads(response.get_data())
+        page = f"<!doctype html><title>{body['status']} {body['title']}</title><h1>{body['title']}</h1>"
+        response.set_data(page)
+        response.content_type = "text/html; charset=utf-8"
+    return response
+
+
+def init_errors(app: Flask, defects: frozenset[str] = frozenset()) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, crash)
+    if ERRORS_AS_HTML in defects:  # the defect; registered first, so it runs after every other hook
+        app.after_request(problems_as_html)

@@ -126,11 +126,14 @@ class Log:
         self._entries: deque[dict[str, Any]] = deque(maxlen=size)
         self._seq = 0
         self._lock = threading.Lock()
+        self.dropped = 0  # entries rolled off since the last clear (a verdict says it saw less)
 
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._seq += 1
             entry = {"seq": self._seq, **entry}
+            if len(self._entries) == self._entries.maxlen:
+                self.dropped += 1
             self._entries.append(entry)
             return entry
 
@@ -147,3 +150,4 @@ class Log:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.dropped = 0

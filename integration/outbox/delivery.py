@@ -10,8 +10,8 @@ only the policy of delivery:
   expired lease is applied once.
 * 408, 409, 425, 5xx, timeouts and connection errors: retry on the schedule, spending one of
   the message's attempts. A `Retry-After` (429/503) is a floor for the next try and pauses the
-  whole connection for this worker (other claimed messages for it go back to the queue
-  untouched instead of hitting a rate limiter one by one).
+  whole connection for this worker until it runs out (other messages for it go back to the
+  queue untouched instead of hitting a rate limiter one by one, in this round and the next).
 * 429: AgentBuddy asks us to slow down, which says nothing about the message: it waits for
   `Retry-After` without spending an attempt, so a long rate-limit storm cannot dead-letter
   good messages.
@@ -64,6 +64,7 @@ class DeliveryWorker:
     worker_id: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
     on_delivered: Callable[[Message], None] | None = None
     stats: WorkerStats = field(default_factory=WorkerStats)
+    paused: dict[str, datetime] = field(default_factory=dict)  # connection -> end of its Retry-After
 
     def run_once(self) -> int:
         """Claim and settle one round; returns how many messages it handled."""
@@ -71,14 +72,14 @@ class DeliveryWorker:
         if not claimed:
             return 0
         delivered: list[tuple[str, int]] = []
-        paused: dict[str, datetime] = {}
+        paused = self.paused
         deadline = self.clock.now() + self.policy.lease / 2
         for index, message in enumerate(claimed):
             now = self.clock.now()
             if now >= deadline:
                 self._release(claimed[index:], None)
                 break
-            if message.connection_id in paused:
+            if paused.get(message.connection_id, now) > now:
                 self._release([message], paused[message.connection_id])
                 continue
             outcome = self.transport.send(message, now)

@@ -128,6 +128,11 @@ class AdminClient:
             body["seed"] = seed
         return self.call("POST", "faults", json=body)
 
+    # -- the verdict -----------------------------------------------------------------------------
+    def verdict(self) -> dict:
+        """The fake's verdict on its client so far: `rules` (pass/fail/skip), `findings` with evidence."""
+        return self.call("GET", "verdict")
+
     # -- the logs --------------------------------------------------------------------------------
     def journal(self, since: int = 0, limit: int | None = None, *, operation_id: str | None = None,
                 path: str | None = None) -> dict:

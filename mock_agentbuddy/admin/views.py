@@ -1,4 +1,4 @@
-"""`/__admin/`: the test and simulator back door. Not part of the contract (and not validated
+"""`/__admin/`: the test and simulator back door (and `verdict`, the fake's judgement of its client). Not part of the contract (and not validated
 by it), but every input is checked (`inputs`) with the same precise problem+json errors as the
 API. `client.AdminClient` is its one Python client.
 """
@@ -15,6 +15,7 @@ from ..config import AGENT_PASSWORD
 from ..oauth import STORE
 from ..responses import json_response, problem
 from ..state import MockState, current_state
+from ..verdict import verdict_of
 from ..world.mutations import ENTITY_COLLECTIONS, MutationError, mutate
 from ..world.churn import churn
 from .inputs import AdminInputError, admin_body, churn_request, clock_request, int_arg, invalid, mutation_request
@@ -78,6 +79,12 @@ def inbound():
     since, limit = int_arg("since", 0), int_arg("limit", None, 1)
     entries = log.since(since, limit, path=request.args.get("path"))
     return json_response({"entries": entries, "last_seq": log.last_seq})
+
+
+@bp.get("/verdict")
+def verdict():
+    """The fake's verdict on its client so far (`..verdict`): every rule, every finding, evidence."""
+    return json_response(verdict_of(current_state()))
 
 
 @bp.post("/reset")
@@ -197,4 +204,5 @@ def world_summary(state: MockState) -> dict:
                          "subscriptions": [s.to_json() for s in c.subscriptions.values()]}
                         for c in state.connections.values()],
         "counts": counts(state),
+        "defects": sorted(state.config.defects),
     }

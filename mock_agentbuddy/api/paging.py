@@ -3,6 +3,9 @@
 The cursor is opaque to clients: base64url JSON of the last record's (updated_at, id) plus a
 fingerprint of the filters it was issued for, so replaying it with other filters (or for
 another account or entity) is refused instead of silently returning a wrong slice.
+
+Three defect switches (`..defects`) plant the sync bugs partners ship most, each a branch here:
+an offset cursor, an exclusive `updated_since`, tombstones left out.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from ..defects import OFFSET_CURSOR, TOMBSTONES_MISSING, UPDATED_SINCE_EXCLUSIVE
 from ..world.collection import Collection, Record
 
 MAX_PER_PAGE = 500
@@ -50,9 +54,19 @@ class Page:
     page: int  # informational, 1-based
 
 
-def encode_cursor(stamp: int, record_id: str, fingerprint: str, page: int) -> str:
-    raw = json.dumps({"u": stamp, "i": record_id, "f": fingerprint, "p": page}, separators=(",", ":")).encode()
+def encode_cursor(stamp: int, record_id: str, fingerprint: str, page: int, offset: int | None = None) -> str:
+    payload = {"u": stamp, "i": record_id, "f": fingerprint, "p": page}
+    if offset is not None:  # only with the defect offset-cursor
+        payload["o"] = offset
+    raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_offset(cursor: str) -> int | None:
+    """The position an offset cursor resumes at (defect offset-cursor); the cursor is already checked."""
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    offset = payload.get("o")
+    return offset if isinstance(offset, int) and offset >= 0 else None
 
 
 def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str, int]:
@@ -74,32 +88,45 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str, int]:
 class Pager:
     """Pages of one collection; caches filtered totals until the collection changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, defects: frozenset[str] = frozenset()) -> None:
         # (scope, fingerprint) -> (the collection counted, its version then, the total)
         self._totals: dict[tuple[str, str], tuple[Collection, int, int]] = {}
+        self.offset_cursor = OFFSET_CURSOR in defects
+        self.updated_since_exclusive = UPDATED_SINCE_EXCLUSIVE in defects
+        self.tombstones_missing = TOMBSTONES_MISSING in defects
 
     def page(self, collection: Collection, query: ListQuery, scope: str) -> Page:
         fingerprint = query.fingerprint(scope)
         start, number = 0, 1
         if query.updated_since_us is not None:
-            start = collection.position_at_or_after(query.updated_since_us)
+            start = self._since(collection, query.updated_since_us)
         if query.cursor:
             stamp, record_id, number = decode_cursor(query.cursor, fingerprint)
             start = max(start, collection.position_after((stamp, record_id)))
+            offset = cursor_offset(query.cursor) if self.offset_cursor else None
+            if offset is not None:  # defect: resume at a position, not after the last record seen
+                start = offset
         predicate = self._predicate(query)
         rows = list(collection.scan(start, predicate, query.per_page + 1))
         next_cursor = None
         if len(rows) > query.per_page:
             rows = rows[: query.per_page]
             last = rows[-1]["id"]
-            next_cursor = encode_cursor(collection.stamp_of(last), last, fingerprint, number + 1)
+            key = (collection.stamp_of(last), last)
+            offset = collection.position_after(key) if self.offset_cursor else None
+            next_cursor = encode_cursor(key[0], last, fingerprint, number + 1, offset)
         return Page(rows, self._total(collection, query, scope, fingerprint, predicate),
                     query.per_page, next_cursor, number)
 
-    @staticmethod
-    def _predicate(query: ListQuery):
+    def _since(self, collection: Collection, since_us: int) -> int:
+        """Where records updated at or after `since_us` begin (inclusive, as the contract says)."""
+        if self.updated_since_exclusive:  # defect: updated_at > T, the record at T is lost
+            return collection.position_at_or_after(since_us + 1)
+        return collection.position_at_or_after(since_us)
+
+    def _predicate(self, query: ListQuery):
         filters = list(query.filters.items())
-        tombstones = query.with_tombstones
+        tombstones = query.with_tombstones and not self.tombstones_missing  # the defect drops them
         if not filters:
             if tombstones:
                 return lambda record: True
@@ -113,15 +140,15 @@ class Pager:
         return matches
 
     def _total(self, collection: Collection, query: ListQuery, scope: str, fingerprint: str, predicate) -> int:
-        if not query.filters:
+        if not query.filters and not self.tombstones_missing:
             if query.updated_since_us is not None:
-                return len(collection.keys) - collection.position_at_or_after(query.updated_since_us)
+                return len(collection.keys) - self._since(collection, query.updated_since_us)
             return len(collection.keys) if query.with_tombstones else collection.live
         cache_key = (scope, fingerprint)
         cached = self._totals.get(cache_key)
         if cached and cached[0] is collection and cached[1] == collection.version:  # an admin reset makes new ones
             return cached[2]
-        start = 0 if query.updated_since_us is None else collection.position_at_or_after(query.updated_since_us)
+        start = 0 if query.updated_since_us is None else self._since(collection, query.updated_since_us)
         total = sum(1 for _ in collection.scan(start, predicate, len(collection.keys) + 1))
         self._totals[cache_key] = (collection, collection.version, total)
         return total

@@ -17,6 +17,7 @@ from flask import Flask, g, request
 
 from common.timestamps import to_us
 
+from ..defects import RATELIMIT_HEADERS_ABSENT
 from ..responses import problem
 from ..state import current_state
 
@@ -92,7 +93,8 @@ def count():
     if not request.path.startswith("/v1/") or g.get("missing_headers"):
         return None
     limiter: RateLimiter = current_state().ratelimiter
-    allowed, remaining, reset = limiter.hit(client_key())
+    g.caller = client_key()
+    allowed, remaining, reset = limiter.hit(g.caller)
     g.ratelimit = (remaining, reset)
     if allowed:
         return None
@@ -105,11 +107,15 @@ def count():
 
 def headers(response):
     """after_request: the RateLimit headers on every /v1 response."""
-    if request.path.startswith("/v1/"):
-        quota = current_state().ratelimiter.quota
-        remaining, reset = g.get("ratelimit", (quota.limit, quota.window))
-        response.headers["RateLimit-Policy"] = f'"{POLICY}";q={quota.limit};w={quota.window}'
-        response.headers["RateLimit"] = f'"{POLICY}";r={remaining};t={reset}'
+    if not request.path.startswith("/v1/"):
+        return response
+    state = current_state()
+    if RATELIMIT_HEADERS_ABSENT in state.config.defects:  # defect: the client learns nothing of its quota
+        return response
+    quota = state.ratelimiter.quota
+    remaining, reset = g.get("ratelimit", (quota.limit, quota.window))
+    response.headers["RateLimit-Policy"] = f'"{POLICY}";q={quota.limit};w={quota.window}'
+    response.headers["RateLimit"] = f'"{POLICY}";r={remaining};t={reset}'
     return response
 
 

@@ -1,7 +1,7 @@
 """The read API: `/v1/offices`, `/contacts`, `/agents`, `/properties`, each a list and a get.
 
 Every view is scoped to the token's account: another account's id is simply not there (404),
-never 403, so ids of other tenants cannot be probed. The four resources are declared as data
+never 403, so ids of other tenants cannot be probed (unless the defect `tenant-leak` is on). The four resources are declared as data
 (`RESOURCES`) and served by the same two views.
 
 Pages are written from each record's cached JSON (`Collection.json_of`) and assembled as text:
@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, g, request
 
 from common.timestamps import parse_rfc3339, to_us
 
+from ..defects import TENANT_LEAK, TOMBSTONES_MISSING
 from ..oauth import require_scope
 from ..responses import not_found, problem, raw_json_response
 from ..state import current_state
@@ -65,6 +66,7 @@ def list_records(entity: str):
         except CursorError as error:
             return problem(404, "invalid_cursor", "No such page", str(error),
                            [{"field": "query.cursor", "message": str(error)}])
+        g.next_cursor = page.next_cursor  # for the journal: did the client follow it?
         pagination = json.dumps({"total": page.total, "page": page.page, "per_page": page.per_page,
                                  "next_cursor": page.next_cursor}, separators=(",", ":"))
         body = '{"data":[' + ",".join(collection.json_of(r) for r in page.data) + '],"pagination":' + pagination + "}"
@@ -73,12 +75,25 @@ def list_records(entity: str):
 
 def get_record(entity: str, id: str):  # noqa: A002 - the contract names the path parameter `id`
     state = current_state()
+    defects = state.config.defects
     with state.lock:
         collection = state.world.collection(g.grant.account_id, entity)
         record = collection.get(id)
-        if record is None:
+        if record is None and TENANT_LEAK in defects:  # defect: look in every account
+            collection, record = _in_any_account(state, entity, id)
+        if record is None or (TOMBSTONES_MISSING in defects and record["deleted_at"]):  # defect: hard delete
             return not_found(RESOURCES[entity].singular, id)
         return raw_json_response(collection.json_of(record))
+
+
+def _in_any_account(state, entity: str, record_id: str):
+    """(collection, record) from whichever account holds the id (the defect tenant-leak)."""
+    for account in state.world.accounts.values():
+        collection = account.collections[entity]
+        record = collection.get(record_id)
+        if record is not None:
+            return collection, record
+    return None, None
 
 
 def parse_list_query(resource: Resource) -> ListQuery:
@@ -118,7 +133,7 @@ def parse_list_query(resource: Resource) -> ListQuery:
 def _pager() -> Pager:
     extensions = current_app.extensions
     pager = extensions.get(PAGER)
-    return pager if pager is not None else extensions.setdefault(PAGER, Pager())
+    return pager if pager is not None else extensions.setdefault(PAGER, Pager(current_state().config.defects))
 
 
 for _resource in RESOURCES.values():

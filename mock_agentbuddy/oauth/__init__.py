@@ -11,7 +11,7 @@ Authlib does the protocol; what is ours is policy and storage, one module each:
 
 `init_oauth(app, state)` mounts it all on an app. `state` is anything with `config`, `clock`,
 `find_agent_by_email` and `connection_for` — the fake's `MockState`, or a stand-in in tests —
-so this package imports nothing of the fake but `config` and `responses`.
+so this package imports nothing of the fake but `config`, `defects` and `responses`.
 """
 from __future__ import annotations
 

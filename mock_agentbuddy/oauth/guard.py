@@ -13,9 +13,13 @@ from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import InsufficientScopeError
-from flask import current_app, g
+from flask import current_app, g, request
 
+from common.timestamps import format_rfc3339
+
+from ..defects import SCOPE_NOT_ENFORCED, UNENFORCED_SCOPE
 from ..responses import problem
+from .pages import SERVER
 from .policy import REALM
 from .store import Token
 
@@ -45,10 +49,12 @@ def require_scope(scope: str):
         def guarded(*args, **kwargs):
             protector: ResourceProtector = current_app.extensions[PROTECTOR]
             try:
-                token: Token = protector.acquire_token([scope])
+                token: Token = protector.acquire_token(_required(scope))
             except InsufficientScopeError:
+                g.refused = {**_refused_token(), "reason": "insufficient_scope", "scope": scope}
                 return _insufficient_scope(scope)
             except OAuth2Error:
+                g.refused = _refused_token()
                 return _invalid_token()
             g.grant = Grant(
                 token_id=token.id,
@@ -63,6 +69,27 @@ def require_scope(scope: str):
         return guarded
 
     return decorator
+
+
+def _required(scope: str) -> list[str]:
+    """The scopes the token must carry: `scope`, unless the defect scope-not-enforced forgets it."""
+    if scope == UNENFORCED_SCOPE and SCOPE_NOT_ENFORCED in current_app.extensions[SERVER].state.config.defects:
+        return []
+    return [scope]
+
+
+def _refused_token() -> dict:
+    """Why the bearer token was refused and whose it was, for the journal: the verdict on a
+    client tells a token used after its expiry from one it never had."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return {"reason": "missing"}
+    token: Token | None = current_app.extensions[SERVER].store.find_access_token(value.strip())
+    if token is None:
+        return {"reason": "unknown"}
+    reason = "revoked" if token.access_revoked else "expired" if token.is_expired() else "invalid"
+    return {"reason": reason, "client_id": token.client_id, "account_id": token.account_id,
+            "expires_at": format_rfc3339(token.expires_at)}
 
 
 def _invalid_token():

@@ -7,6 +7,9 @@ the storage hooks (`store`) and the rules that make this server strict:
 - PKCE with S256 for every client, confidential or public; `plain` is refused.
 - Codes are single-use and live `code_ttl` seconds; replaying one revokes what it issued.
 - Refresh tokens rotate on every use; presenting a spent one revokes the whole family.
+
+Four defect switches (`..defects`) undo one rule each, as a named branch where the rule lives:
+PKCE not enforced, codes reusable, refresh tokens not rotated, revocation ignored.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask
+from flask import Flask, g
 
+from ..defects import CODES_REUSABLE, PKCE_NOT_ENFORCED, REFRESH_NOT_ROTATED, REVOCATION_IGNORED
 from .policy import AUTH_METHODS, GRANT_TYPES, REALM, allowed_scope, redirect_uri_allowed
 from .store import AuthorizationCode, OAuthStore, Token, new_family_id, new_token_id, ttl
 
@@ -109,6 +113,7 @@ class FakeAuthorizationServer(AuthorizationServer):
         connection = self.state.connection_for(client.get_client_id(), agent.account_id)
         if connection is None:  # every configured client has one per account; anything else is a bug
             raise RuntimeError(f"no connection for client {client.get_client_id()} and {agent.account_id}")
+        note_token_request(family=source.family_id, account_id=agent.account_id)
         now = self.store.now()
         self.store.save_token(Token(
             id=new_token_id(),
@@ -134,6 +139,8 @@ class _S256Only(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
     def validate_code_challenge(self, grant, redirect_uri):
+        if _defect(grant, PKCE_NOT_ENFORCED):  # defect: any challenge, or none, is fine
+            return
         data = grant.request.payload.data
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256.")
@@ -167,14 +174,19 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         record = store.find_code(code)
         if record is None or record.client_id != client.get_client_id():
             return None
+        note_token_request(family=record.family_id, account_id=record.account_id)
         if record.used:  # RFC 6749 §4.1.2: a replayed code revokes what it issued
+            note_token_request(reused=True)
             store.revoke_family(record.family_id)
             return None
         return None if store.code_expired(record) else record
 
     def delete_authorization_code(self, authorization_code):
+        if _defect(self, CODES_REUSABLE):  # defect: the code is never spent
+            return
         store: OAuthStore = self.server.store
         if not store.consume_code(authorization_code.code):  # lost a race with a replay
+            note_token_request(reused=True)
             store.revoke_family(authorization_code.family_id)
             raise InvalidGrantError("The authorization code was already used.")
 
@@ -191,7 +203,9 @@ class _RefreshTokenGrant(grants.RefreshTokenGrant):
         token = store.find_refresh_token(refresh_token)
         if token is None or not token.check_client(self.request.client):
             return None
+        note_token_request(family=token.family_id, account_id=token.account_id)
         if token.rotated:  # reuse of a spent refresh token: assume it leaked
+            note_token_request(reused=True)
             store.revoke_family(token.family_id)
             return None
         return token if token.refresh_usable() else None
@@ -199,9 +213,18 @@ class _RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         return self.server.active_agent(refresh_token.agent_email)
 
+    def issue_token(self, user, refresh_token):
+        token = super().issue_token(user, refresh_token)
+        if _defect(self, REFRESH_NOT_ROTATED):  # defect: the same refresh token again
+            token["refresh_token"] = refresh_token.refresh_token
+        return token
+
     def revoke_old_credential(self, refresh_token):
+        if _defect(self, REFRESH_NOT_ROTATED):  # defect: ... and it stays usable
+            return
         store: OAuthStore = self.server.store
         if not store.rotate(refresh_token):  # lost a race with a concurrent refresh
+            note_token_request(reused=True)
             store.revoke_family(refresh_token.family_id)
             raise InvalidGrantError("The refresh token was already used.")
 
@@ -221,6 +244,8 @@ class Revocation(RevocationEndpoint):
         return None
 
     def revoke_token(self, token, oauth_request):
+        if _defect(self, REVOCATION_IGNORED):  # defect: 200, and nothing revoked
+            return
         store: OAuthStore = self.server.store
         if token.refresh_token == oauth_request.form["token"]:
             store.revoke_family(token.family_id)  # RFC 7009 §2.1: its access tokens go too
@@ -235,3 +260,14 @@ class AccessTokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string):
         return self.store.find_access_token(token_string)
+
+
+def note_token_request(**facts) -> None:
+    """What the token endpoint learnt about this request (the family and account of the code or
+    refresh token presented, whether it was a replay), for the journal: `g.token_request`."""
+    g.setdefault("token_request", {}).update(facts)
+
+
+def _defect(grant_or_endpoint, name: str) -> bool:
+    """Whether the fake serving this grant (or endpoint) was built with the defect `name`."""
+    return name in grant_or_endpoint.server.state.config.defects

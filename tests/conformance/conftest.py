@@ -1,6 +1,6 @@
 """Fixtures for the conformance kit's tests: a fake AgentBuddy (auto-approving, as a partner's
-sandbox would for headless runs), optionally behind a WSGI middleware that hides its admin API
-or plants a defect, and the kit run through the real command line."""
+sandbox would for headless runs, with any `MockConfig` option such as `defects=`), optionally
+behind a WSGI middleware that hides its admin API, and the kit run through the real command line."""
 from __future__ import annotations
 
 import json

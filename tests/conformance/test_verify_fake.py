@@ -36,15 +36,7 @@ def test_every_check_passes_against_the_fake(serve_fake, kit, tmp_path):
 
 
 def test_a_failing_check_is_a_junit_failure_with_its_clause_and_evidence(serve_fake, kit, tmp_path):
-    def no_revocation(app):  # a server whose revocation endpoint ignores every request
-        def wrapped(environ, start_response):
-            if environ["PATH_INFO"] == "/oauth/revoke":
-                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
-                return [b"{}"]
-            return app(environ, start_response)
-        return wrapped
-
-    fake = serve_fake(middleware=no_revocation)
+    fake = serve_fake(defects={"revocation-ignored"})  # its revocation endpoint ignores every request
     junit = tmp_path / "kit.xml"
 
     run = kit("verify", "agentbuddy", "--url", fake.url, "--only", "oauth.revoke", "--json", "--junit", str(junit))
