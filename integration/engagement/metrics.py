@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .activity import (B_CLICKED, B_DELIVERED, B_ENGAGED, B_OPENED, C_CLICKED, C_CLICKS, C_DELIVERED,
-                       C_MACHINE_CLICKS, C_MACHINE_OPENS, C_OPENED, C_OPENS, C_SENT, DAY, ContactActivity)
+from .activity import DAY, ContactActivity
+from .ledger import (B_CLICKED, B_DELIVERED, B_ENGAGED, B_OPENED, C_CLICKED, C_CLICKS, C_DELIVERED,
+                     C_MACHINE_CLICKS, C_MACHINE_OPENS, C_OPENED, C_OPENS, C_SENT)
 from .email_record import CAMPAIGN_STATUSES
 from .content import CATEGORY_CODE
 from .events import iso
@@ -163,7 +164,7 @@ def signals(activity: ContactActivity, as_of: datetime,
     last_by_kind: list[int | None] = [None] * _N_CATEGORIES
     last_engaged = None
     engaged_recent_by_kind = [0] * _N_CATEGORIES
-    for ts, kind, _email in activity.open_log:
+    for ts, kind, _email in activity.ledger.open_log:
         if ts > now:
             continue
         if last_engaged is None or ts > last_engaged:
@@ -177,7 +178,7 @@ def signals(activity: ContactActivity, as_of: datetime,
     ages: list[list[int]] = [[] for _ in range(_N_CATEGORIES)]
     links: list[set[int]] = [set() for _ in range(_N_CATEGORIES)]
     last_click = None
-    for ts, category, key, _email in activity.click_log:
+    for ts, category, key, _email in activity.ledger.click_log:
         if ts > now:
             continue
         if last_click is None or ts > last_click:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from .activity import B_CLICKED, B_DELIVERED, B_OPENED, DAY, ContactActivity
+from .activity import DAY, ContactActivity
+from .ledger import B_CLICKED, B_DELIVERED, B_OPENED
 from .content import CATEGORY_CODE
 from .events import iso
 from .machine import REASON_WORDS
