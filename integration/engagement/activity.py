@@ -119,9 +119,7 @@ class ContactActivity:
         if old == new:
             return
         cutoff = -1 if self.horizon_day is None else self.horizon_day - self.retention_days
-        if old is not None:
-            self.ledger.account(send.email_id, old, -1, cutoff)
-        self.ledger.account(send.email_id, new, +1, cutoff)
+        self.ledger.swap(send.email_id, old, new, cutoff)
         send.contrib = new
         if send.campaign_id:
             sent_ts = new[K_SENT_TS] if new[K_SENT_TS] is not None else send.anchor()

@@ -96,6 +96,20 @@ class Ledger:
         elif first is not None or c[K_SENT_TS] is not None:
             self.dirty_last = True  # a last-* time may have been taken away: `settle` recomputes
 
+    def swap(self, email_id: str, old: tuple | None, new: tuple, cutoff_day: int) -> None:
+        """Replace one email's contribution by its new one (`old` None: an email seen first).
+
+        Taking a contribution out may take a last-* time with it; when the new contribution
+        keeps every such time or a later one (the usual case: another open or click), the
+        last-* times are still exact and nothing needs recomputing.
+        """
+        was_dirty = self.dirty_last
+        if old is not None:
+            self.account(email_id, old, -1, cutoff_day)
+        self.account(email_id, new, +1, cutoff_day)
+        if old is not None and not was_dirty and all(_kept(a, b) for a, b in zip(_times(old), _times(new))):
+            self.dirty_last = False
+
     def _bump(self, day: int, slot: int, delta: int) -> None:
         row = self.buckets.get(day)
         if row is None:
@@ -166,6 +180,15 @@ class Ledger:
         ledger.open_log = data.get("open_log", [])
         ledger.click_log = data.get("click_log", [])
         return ledger
+
+
+def _times(c: tuple) -> tuple[int | None, int | None, int | None]:
+    """The last-* times a contribution feeds: send, last human open, last human click."""
+    return c[K_SENT_TS], c[K_LAST_OPEN], c[K_HUMAN_CLICKS][-1][0] if c[K_HUMAN_CLICKS] else None
+
+
+def _kept(old: int | None, new: int | None) -> bool:
+    return old is None or (new is not None and new >= old)
 
 
 def _log(log: list, entry: list, sign: int) -> None:
