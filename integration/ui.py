@@ -17,12 +17,11 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    url_for)
 
 from common.score_chart import score_chart
-from contract.categories import BANDS
+from contract.categories import BANDS, CATEGORIES
 
 from . import connections, outbox
 from .db import from_json, parse_ts
 
-CATEGORIES = ("hot", "warm", "cool", "cold")
 SORTS: dict[str, tuple[str, ...]] = {  # ?sort= -> SQL expressions; whitelisted, never taken from input
     "name": ("LOWER(COALESCE(c.last_name, ''))", "LOWER(COALESCE(c.first_name, ''))"),
     "score": ("s.propensity_score",),

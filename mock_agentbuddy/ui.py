@@ -14,12 +14,10 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from common.score_chart import score_chart
-from contract.categories import BANDS
+from contract.categories import BANDS, CATEGORIES
 
 
-CATEGORIES = ("hot", "warm", "cool", "cold")
 PAGE_SIZE = 50
-CATEGORY_RANK = {name: rank for rank, name in enumerate(CATEGORIES)}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
-from contract.categories import CATEGORIES
+from contract.categories import CATEGORIES, LOWER_BOUND
 from integration.engagement import (AccountBaseline, ContactActivity, EngagementEvent, Propensity, engagement_metrics,
                                     natural_event_id, prepare, score_signals, signals)
 
@@ -30,7 +30,7 @@ from .measures import (MACHINE_ARCHETYPES, PLANTED_INTENT, Distribution, Scored,
 from .parallel import default_jobs, map_in_processes, report
 from .timeline import SimEvent
 
-INTENT_THRESHOLD = 80  # the 'hot' band's lower bound, applied to seller_likelihood / buyer_activity_score
+INTENT_THRESHOLD = LOWER_BOUND["hot"]  # applied to seller_likelihood / buyer_activity_score
 BASELINE_SAMPLE = 2000
 
 #: (activity, contact, as_of, category held until now) -> the contact's 5.3 propensity

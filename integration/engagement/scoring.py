@@ -151,7 +151,7 @@ def score_signals(sig: Signals, contact_type: str | None, baseline: AccountBasel
     seller_first = seller.score >= buyer.score
     propensity = seller.score if seller_first else buyer.score
     category = categorise(propensity, previous_category, config)
-    action = _action(category, "seller" if seller_first else "buyer", sig.trend, email_status, config)
+    action = _action(category, "seller" if seller_first else "buyer", email_status, config)
     result = Propensity(propensity, category, seller.score, buyer.score, action, as_of.astimezone(timezone.utc),
                         factors(sig, open_pts, seller_first, config))
     return result, Breakdown(open_pts, click_pts, trend, seller, buyer, affinity)
@@ -172,13 +172,14 @@ def categorise(value: float, previous: str | None = None, config: ScoringConfig 
 
 
 def trend_points(sig: Signals, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> float:
-    """Stable's points, plus or minus up to the spread to increasing/decreasing, in proportion."""
+    """Stable's points, plus or minus up to the spread to increasing/decreasing, in proportion to
+    how far the short rate is from the long one beyond the stable band."""
     points = config.trend_points
     if sig.trend == "inactive":
         return points["inactive"]
-    band, full = config.trend_stable_band, config.trend_full_delta
-    delta = sig.trend_delta
-    share = 0.0 if abs(delta) <= band else max(-1.0, min(1.0, (abs(delta) - band) / (full - band)))
+    band, delta = config.trend_stable_band, sig.trend_delta
+    full = config.trend_full_delta if delta >= 0 else config.trend_full_drop
+    share = 0.0 if abs(delta) <= band else min(1.0, (abs(delta) - band) / (full - band))
     share = share if delta >= 0 else -share
     if share >= 0:
         return points["stable"] + share * (points["increasing"] - points["stable"])
@@ -226,8 +227,9 @@ def _clamp(value: float) -> int:
     return int(max(0, min(100, round(value))))
 
 
-def _action(category: str, intent: str, trend: str, email_status: str, config: ScoringConfig) -> str:
-    """One rule: the category (and, when hot, the intent that made it so) names the action."""
+def _action(category: str, intent: str, email_status: str, config: ScoringConfig) -> str:
+    """One rule: the category (and, when hot, the intent that made it so) names the action; only
+    a closed email channel overrides it, because then the advice must not be to email."""
     actions = config.actions
     if email_status == "bounced":
         return actions["bounced"]
@@ -235,6 +237,4 @@ def _action(category: str, intent: str, trend: str, email_status: str, config: S
         return actions["unsubscribed"]
     if category == "hot":
         return actions[f"hot_{intent}"]
-    if category == "cool" and trend in ("decreasing", "inactive"):
-        return actions["cool_fading"]
     return actions[category]

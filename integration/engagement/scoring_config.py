@@ -86,11 +86,14 @@ class ScoringConfig:
     #: A short rate this far above (below) the long one earns all of the increasing (decreasing)
     #: points; in between the points are proportional.
     trend_full_delta: float = 0.13
+    #: Falling takes a bigger drop for all of the decreasing points: a lull of two or three weeks
+    #: is ordinary (holidays, a busy month), a rise is news.
+    trend_full_drop: float = 0.25
     #: Within this much of the long rate the trend is plainly stable (15 points): week-to-week
     #: noise of a steady reader stays inside it.
     trend_stable_band: float = 0.04
     #: The 5.2 label: `increasing` / `decreasing` from this far apart, else `stable`.
-    trend_label_delta: float = 0.05
+    trend_label_delta: float = 0.06
     #: No human open or click in this many days (or nothing ever) is `inactive`.
     trend_inactive_days: int = 90
     trend_points: dict[str, float] = field(default_factory=lambda: {
@@ -128,7 +131,6 @@ class ScoringConfig:
         "hot_buyer": "Call today - active buyer",
         "warm": "Schedule follow-up this week",
         "cool": "Continue nurturing",
-        "cool_fading": "Add to nurture sequence",
         "cold": "Re-engagement campaign",
         "bounced": "Update email address - last email hard-bounced",
         "unsubscribed": "Call instead - unsubscribed from email",
