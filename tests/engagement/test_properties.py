@@ -151,7 +151,7 @@ def test_apply_is_idempotent_and_state_round_trips(events):
 
 
 ACTIONS = {"hot": ("Call this week - high seller intent", "Call today - active buyer"),
-           "warm": ("Schedule follow-up this week",), "cool": ("Continue nurturing", "Add to nurture sequence"),
+           "warm": ("Schedule follow-up this week",), "cool": ("Continue nurturing",),
            "cold": ("Re-engagement campaign",)}
 
 
