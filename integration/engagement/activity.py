@@ -85,7 +85,8 @@ class ContactActivity:
                 self.ignored_late += 1
                 return False
             send = self.sends[event.email_id] = EmailRecord(event.email_id)
-        self._contribution(send)  # the old contribution must be known before the record changes
+        if send.contrib is LAZY:  # the old contribution must be known before the record changes
+            send.contrib = send.contribution(self.machine_rules)
         if not send.record(event, ts, self.machine_rules, self.content_rules):
             return False
         self._refresh(send)

@@ -63,13 +63,20 @@ class Ledger:
         if c[K_BOUNCED]:
             counters[C_BOUNCED] += sign
         first = c[K_FIRST_ENGAGED]
-        if c[K_DAY] >= cutoff_day:
+        day = c[K_DAY]
+        if day >= cutoff_day and (c[K_DELIVERED] or first is not None):
+            buckets = self.buckets
+            row = buckets.get(day)
+            if row is None:
+                row = buckets[day] = [0, 0, 0, 0]
             if c[K_DELIVERED]:
-                self._bump(c[K_DAY], B_DELIVERED, sign)
+                row[B_DELIVERED] += sign
             if first is not None:
-                self._bump(c[K_DAY], B_OPENED, sign)
+                row[B_OPENED] += sign
                 if c[K_CLICKED]:
-                    self._bump(c[K_DAY], B_CLICKED, sign)
+                    row[B_CLICKED] += sign
+            if not (row[0] or row[1] or row[2] or row[3]):
+                del buckets[day]
         if c[K_MACHINE]:
             counters[C_MACHINE_OPENS] += sign * c[K_MOPENS]
             counters[C_MACHINE_CLICKS] += sign * c[K_MCLICKS]
@@ -87,12 +94,18 @@ class Ledger:
                 counters[C_CLICKS] += sign * c[K_CLICKS]
                 for ts, category, key in c[K_HUMAN_CLICKS]:
                     _log(self.click_log, [ts, category, key, email_id], sign)
-        if sign > 0:
-            self.last_sent_ts = _max(self.last_sent_ts, c[K_SENT_TS])
+        if sign > 0:  # inline maxima: this runs for every event
+            sent = c[K_SENT_TS]
+            if sent is not None and (self.last_sent_ts is None or sent > self.last_sent_ts):
+                self.last_sent_ts = sent
             if first is not None:
-                self.last_open_ts = _max(self.last_open_ts, c[K_LAST_OPEN])
+                opened = c[K_LAST_OPEN]
+                if opened is not None and (self.last_open_ts is None or opened > self.last_open_ts):
+                    self.last_open_ts = opened
                 if c[K_HUMAN_CLICKS]:
-                    self.last_click_ts = _max(self.last_click_ts, c[K_HUMAN_CLICKS][-1][0])
+                    clicked = c[K_HUMAN_CLICKS][-1][0]
+                    if self.last_click_ts is None or clicked > self.last_click_ts:
+                        self.last_click_ts = clicked
         elif first is not None or c[K_SENT_TS] is not None:
             self.dirty_last = True  # a last-* time may have been taken away: `settle` recomputes
 
@@ -107,7 +120,8 @@ class Ledger:
         if old is not None:
             self.account(email_id, old, -1, cutoff_day)
         self.account(email_id, new, +1, cutoff_day)
-        if old is not None and not was_dirty and all(_kept(a, b) for a, b in zip(_times(old), _times(new))):
+        if self.dirty_last and not was_dirty and _kept(old[K_SENT_TS], new[K_SENT_TS]) \
+                and _kept(old[K_LAST_OPEN], new[K_LAST_OPEN]) and _kept(_last_click(old), _last_click(new)):
             self.dirty_last = False
 
     def _bump(self, day: int, slot: int, delta: int) -> None:
@@ -182,9 +196,8 @@ class Ledger:
         return ledger
 
 
-def _times(c: tuple) -> tuple[int | None, int | None, int | None]:
-    """The last-* times a contribution feeds: send, last human open, last human click."""
-    return c[K_SENT_TS], c[K_LAST_OPEN], c[K_HUMAN_CLICKS][-1][0] if c[K_HUMAN_CLICKS] else None
+def _last_click(c: tuple) -> int | None:
+    return c[K_HUMAN_CLICKS][-1][0] if c[K_HUMAN_CLICKS] else None
 
 
 def _kept(old: int | None, new: int | None) -> bool:
