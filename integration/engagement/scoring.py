@@ -14,9 +14,12 @@ Each intent score is the spec's sum over the signals of that intent::
     surge    = 2 per distinct property clicked in 7 days beyond the first (max 10)
 
 `propensity_score` is the larger intent score: the propensity of the contact to do what its
-strongest intent says. One rule then gives everything the agent reads: the score's band
-(`contract.categories`, with hysteresis against the previous category) is `propensity_category`,
-and the category with that intent is `recommended_action`, so "warm" never comes with "call".
+strongest intent says. One rule then gives everything the agent reads: its band
+(`contract.categories`) is `propensity_category` and the category with that intent is
+`recommended_action`, so "warm" never comes with "call". Hysteresis: a contact keeps the category
+it held until the score falls more than `category_hysteresis` points below that band, and
+meanwhile `propensity_score` shows the band's lower bound, so the category is always the band of
+the score AgentBuddy sees.
 
 Every term only grows with more human engagement later than what is already recorded, so a new
 open or click never lowers a score; machine events only ever remove engagement. Every number is
@@ -149,8 +152,11 @@ def score_signals(sig: Signals, contact_type: str | None, baseline: AccountBasel
     seller = _intent(sig, shared, affinity[0], config.seller_click_categories, 0.0, config)
     buyer = _intent(sig, shared, affinity[1], config.buyer_click_categories, _surge(sig, config), config)
     seller_first = seller.score >= buyer.score
-    propensity = seller.score if seller_first else buyer.score
-    category = categorise(propensity, previous_category, config)
+    leading = seller.score if seller_first else buyer.score
+    category = categorise(leading, previous_category, config)
+    # Held within the margin, the score shown is the held band's floor: score and category always
+    # agree (the contract's rule), and the number does not wobble while the category holds.
+    propensity = max(leading, LOWER_BOUND[category])
     action = _action(category, "seller" if seller_first else "buyer", email_status, config)
     result = Propensity(propensity, category, seller.score, buyer.score, action, as_of.astimezone(timezone.utc),
                         factors(sig, open_pts, seller_first, config))

@@ -12,15 +12,8 @@ from typing import Any
 from .support import Broadcast, parse_iso
 from contract.categories import category_for
 from integration import rescore
-from integration.engagement import DEFAULT_SCORING_CONFIG
 from integration.mapping import is_emailable
 from integration.service import rescore_due
-
-
-def _categories(score: int) -> set[str]:
-    """Spec 6's band for the score, or (hysteresis) the band above it that a contact keeps
-    until its score is more than the margin below it."""
-    return {category_for(score), category_for(score + DEFAULT_SCORING_CONFIG.category_hysteresis)}
 
 
 def _daily_service_pass(broadcast: Broadcast) -> list[rescore.RescoreSummary]:
@@ -51,7 +44,7 @@ def test_propensity_scores_calculated_for_all_contacts(synced: Broadcast):
     for contact_id in contacts:
         score = scores[contact_id]
         assert 0 <= score["propensity_score"] <= 100
-        assert score["propensity_category"] in _categories(score["propensity_score"]), contact_id
+        assert score["propensity_category"] == category_for(score["propensity_score"]), contact_id  # spec 6 bands
         assert score["recommended_action"], contact_id
 
     theirs = _agentbuddy_propensity(synced)
