@@ -5,9 +5,17 @@ PY     := $(VENV)/bin/python
 HARNESS := $(VENV)/bin/ab-harness
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo serve test fuzz bench lint clean
+.PHONY: setup node-tools demo serve test fuzz bench lint docs clean
 
 setup: $(STAMP)
+
+# Spectral, Redocly and Mermaid, pinned by package-lock.json, into the ignored node_modules/ (never globally).
+NODE_STAMP := node_modules/.installed
+node-tools: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +40,14 @@ bench: setup
 	AB_BENCH_POSTGRES_URL="$${AB_BENCH_POSTGRES_URL:-$$(pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test)}" \
 	  $(HARNESS) bench --output bench/results.json
 
-lint: setup
-	$(HARNESS) lint
+# openapi-spec-validator and our rules, Spectral, Redocly; then no break against the last recorded release.
+lint: setup node-tools
+	$(HARNESS) lint --external
+	$(HARNESS) contract diff $$(ls openapi/releases/*.yaml | sort -V | tail -n 1) openapi/agentbuddy.yaml
+
+# Self-contained HTML of the contract (open build/docs/index.html; no network needed).
+docs: setup node-tools
+	$(HARNESS) docs --output build/docs
 
 clean:
-	rm -rf $(VENV) .harness .pytest_cache .hypothesis
+	rm -rf $(VENV) .harness .pytest_cache .hypothesis node_modules build

@@ -42,10 +42,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def fake_process(contacts: int) -> Iterator[str]:
+def fake_process(contacts: int, accounts: int = 1, rate_limit: str = "1000000/min") -> Iterator[str]:
+    """The fake in its own process on a free port, auto-approving; yields its URL."""
     port = _free_port()
-    command = [sys.executable, "-m", "mock_agentbuddy", "--port", str(port), "--accounts", "1",
-               "--contacts-per-account", str(contacts), "--auto-approve", "--rate-limit", "1000000/min"]
+    command = [sys.executable, "-m", "mock_agentbuddy", "--port", str(port), "--accounts", str(accounts),
+               "--contacts-per-account", str(contacts), "--auto-approve", "--rate-limit", rate_limit]
     log = tempfile.TemporaryFile()  # request logs go here; an unread pipe would fill and stall the fake
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"

@@ -46,7 +46,14 @@ class ServedApp:
     def stop(self, timeout: float = 5.0) -> None:
         if not self._thread.is_alive():
             return
-        self._server.trigger.pull_trigger(lambda: _close_all(self._server))  # runs on the loop's thread
+        trigger = self._server.trigger
+        try:
+            trigger.pull_trigger(lambda: _close_all(self._server))  # runs on the loop's thread
+        except OSError:
+            # A worker that just answered pulled the trigger too: the loop woke for its byte, ran our
+            # thunk and closed the trigger before our own byte went in. That is the stop we asked for.
+            if not trigger._closed:
+                raise
         self._thread.join(timeout)
         self._server.task_dispatcher.shutdown(timeout=timeout)
 

@@ -13,7 +13,9 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "mock": ("mock_agentbuddy.cli", "mock", "Serve the fake AgentBuddy (seeded world, OAuth, webhooks, faults)."),
     "fuzz": ("harness.fuzz", "fuzz", "Fuzz an AgentBuddy (the fake or a sandbox) with schemathesis."),
-    "lint": ("harness.lint", "lint", "Lint the OpenAPI contract."),
+    "lint": ("harness.contract.lint", "lint", "Lint the OpenAPI contract (our rules, openapi-spec-validator, Spectral, Redocly)."),
+    "docs": ("harness.contract.docs", "docs", "Build the contract's documentation as self-contained HTML (make docs)."),
+    "contract": ("harness.contract.diff", "contract", "Contract tooling: `contract diff OLD NEW` classifies every change."),
     "demo": ("harness.demo", "demo", "Run the demo on embedded defaults."),
     "bench": ("harness.bench", "bench", "Measure sync, re-score and delivery speed; write bench/results.json."),
     "replay": ("scenarios.cli", "replay", "Replay scenario files through the integration and the fake on a simulated clock."),
@@ -28,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deliveries": ("integration.cli", "deliveries", "Outbox status and dead letters; `deliveries replay` re-queues them."),
     "rescore": ("integration.cli", "rescore_command", "Re-score every contact now (the daily batch) and queue changes."),
     "ingest-server": ("integration.cli", "ingest_server", "Serve Broadcast's webhooks (Resend, AgentBuddy) with delivery workers."),
+    "verify": ("conformance.cli", "verify", "Conformance kits: `verify agentbuddy --url URL` checks an AgentBuddy against the contract."),
+    "send-webhook": ("conformance.cli", "send_webhook", "Sign a contract example (or a file) with Standard Webhooks and POST it."),
 }
 
 

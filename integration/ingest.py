@@ -217,7 +217,8 @@ def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> I
                 summary.status_changes += 1
             if event.event_type in CAMPAIGN_EVENTS and not event.machine:
                 touched_campaigns.add(contact_id)
-            if deliver and contact_id not in gone and event.is_contract_event and event.campaign_id:
+            if deliver and contact_id not in gone and event.is_contract_event and (
+                    event.campaign_id or event.event_type == "unsubscribed"):  # preference centre: no campaign
                 outgoing.append({"organization_id": org, "connection_id": org, "kind": "event",
                                  "contact_id": contact_id, "payload": wire_event(event)})
     if flagged:
@@ -347,8 +348,9 @@ def wire_event(event: EngagementEvent) -> dict[str, Any]:
             metadata["machine_reason"] = event.machine_reason
     if metadata:
         data["metadata"] = metadata
-    if not data.get("campaign_name"):
-        data.pop("campaign_name", None)
+    for optional in ("campaign_id", "campaign_name"):  # absent, never null (an unsubscribe may have no campaign)
+        if not data.get(optional):
+            data.pop(optional, None)
     return data
 
 

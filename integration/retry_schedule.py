@@ -2,7 +2,7 @@
 
 The schedule is Svix's published one (https://docs.svix.com/retries): a first attempt
 immediately, then retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h — eight attempts
-spread over about a day and a half, long enough to ride out an AgentBuddy outage without
+spread over about 27.6 hours, long enough to ride out an AgentBuddy outage without
 hammering it while it recovers.
 
 Each retry waits its step times a factor uniform in ``[1 - JITTER, 1 + JITTER]`` (±20 %):
@@ -10,8 +10,8 @@ messages that failed together (a 5xx burst) spread out instead of coming back as
 thundering herd, yet every wait is at least 0.8x its step. "Full jitter" (uniform in
 ``[0, step]``) was used before and was wrong for an outbox: the eight waits could all come out
 short and spend the whole budget in a few hours, dead-lettering messages during a six-hour
-outage that Svix's ~27.5 h schedule exists to ride out. With bounded jitter the total span of
-the retries is never below 0.8 x 27.5 h = 22 h. The factor is derived from
+outage that Svix's ~27.6 h schedule exists to ride out. With bounded jitter the total span of
+the retries is never below 0.8 x 27.6 h = 22 h. The factor is derived from
 ``(seed, message id, attempt)``, not from a shared random generator, so a run is reproducible
 no matter which worker thread retries which message first.
 

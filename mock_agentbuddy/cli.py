@@ -1,4 +1,5 @@
-"""`ab-harness mock` / `python -m mock_agentbuddy`: serve the fake AgentBuddy on loopback."""
+"""`ab-harness mock` / `python -m mock_agentbuddy`: serve the fake AgentBuddy on loopback, with
+the project's production server (`common.serving`, waitress)."""
 from __future__ import annotations
 
 import logging
@@ -6,17 +7,20 @@ from datetime import datetime
 
 import click
 
+from common.serving import run
+from common.timestamps import parse_rfc3339
+
+from . import create_app, state_of, stop_background
+from .api.faults import profile_names
+from .api.ratelimit import Quota
 from .config import MockConfig
-from .faults import profile_names
-from .ratelimit import Quota
-from .timeutil import parse_iso
 
 PROFILE_NAMES = profile_names()
 
 
 def _epoch(_ctx, _param, value: str) -> datetime:
     try:
-        return parse_iso(value)
+        return parse_rfc3339(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
 
@@ -52,10 +56,6 @@ def mock(host, port, seed, accounts, offices_per_account, agents_per_account, co
          properties_per_contact, epoch, auto_approve, strict, rate_limit, rate_limit_window, access_token_ttl,
          fault, churn) -> None:
     """Serve the fake AgentBuddy: seeded world, OAuth, read API, inbound webhooks, faults, admin API."""
-    from werkzeug.serving import make_server
-
-    from . import create_app, state_of, stop_background
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = MockConfig(host=host, port=port, seed=seed, accounts=accounts, offices_per_account=offices_per_account,
                         agents_per_account=agents_per_account, contacts_per_account=contacts_per_account,
@@ -63,14 +63,9 @@ def mock(host, port, seed, accounts, offices_per_account, agents_per_account, co
                         strict=strict, rate_limit=rate_limit, rate_limit_window=rate_limit_window,
                         access_token_ttl=access_token_ttl, faults=fault, churn=churn)
     app = create_app(config)
-    server = make_server(host, port, app, threaded=True)
-    _banner(state_of(app), f"http://{host}:{server.server_port}")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        run(app, host=host, port=port, on_ready=lambda url: _banner(state_of(app), url))
     finally:
-        server.server_close()
         stop_background(app)
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+#: The fake's documented password for every seeded agent (the login page and `/__admin/world`).
+AGENT_PASSWORD = "agentbuddy"
+
 ALL_SCOPES = ("read:contacts", "read:offices", "read:agents", "read:properties", "write:engagement")
 
 LOOPBACK_REDIRECT_URIS = (

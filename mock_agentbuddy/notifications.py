@@ -2,6 +2,9 @@
 that account whose `events` match gets a thin, signed `ChangeNotification`, from a background
 thread, retried with exponential backoff. Every attempt is written to the journal.
 
+The world announces a change (`state.notifier.announce(change)`); this module owns everything
+after that. It imports only `common` (signing) and `requests`, no Flask: it runs off-request.
+
 Retries wait through the state's sleeper (so tests do not wait) and hold the single delivery
 thread, like a simple real-world sender would: a dead subscriber slows the others down.
 """
@@ -16,8 +19,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .signatures import signed_headers
-from .timeutil import iso_dt
+from common.webhooks import signed_headers
 
 log = logging.getLogger("mock_agentbuddy.notifications")
 
@@ -57,7 +59,7 @@ class Notifier:
                        if connection.account_id == change.account_id
                        for subscription in connection.subscriptions.values()
                        if subscription.wants(change.event_type) and ENTITY_SCOPES[entity] in subscription.scopes]
-            timestamp = iso_dt(self.state.clock.now())
+            timestamp = self.state.now_text()
         for connection, subscription in targets:
             body = json.dumps({"event_type": change.event_type, "timestamp": timestamp, "data": data})
             self._queue.put(Delivery(f"ntf_{next(self._ids):08d}", subscription.url, connection.webhook_secret,
@@ -98,7 +100,7 @@ class Notifier:
             ok = status is not None and 200 <= status < 300
             final = ok or attempt == self.policy.max_attempts
             self.state.journal.append({
-                "time": iso_dt(self.state.clock.now()), "direction": "outbound", "method": "POST",
+                "time": self.state.now_text(), "direction": "outbound", "method": "POST",
                 "path": delivery.url, "operation_id": "agentbuddyChangeNotification", "status": status,
                 "error": error, "attempt": attempt, "webhook_id": delivery.msg_id,
                 "event_type": delivery.event_type, "connection_id": delivery.connection_id,

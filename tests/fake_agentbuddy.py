@@ -5,23 +5,22 @@ Shared by the integration and acceptance suites (each passes its own world size 
 """
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 import requests
-from werkzeug.serving import make_server
 
 import mock_agentbuddy
+from common.serving import serve
+from common.timestamps import format_rfc3339, parse_rfc3339
+from harness.oauth import headless_token
+from mock_agentbuddy.admin.client import AdminClient
 
-
-def iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+# What the suites write into payloads and read back (microseconds, so nothing is rounded away).
+iso = functools.partial(format_rfc3339, digits=6)
+parse_iso = parse_rfc3339
 
 
 @dataclass
@@ -30,15 +29,22 @@ class FakeAgentBuddy:
     app: Any
     _world: dict[str, Any] | None = None
     _tokens: dict[int, str] = field(default_factory=dict)
+    _admin: AdminClient | None = field(default=None, repr=False)
+
+    @property
+    def admin_api(self) -> AdminClient:
+        """The fake's admin API (the one client the tests, the simulator and the kits share)."""
+        if self._admin is None:
+            self._admin = AdminClient(self.url)
+        return self._admin
 
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = requests.request(method, f"{self.url}/__admin/{path}", timeout=30, **kwargs)
-        assert response.status_code < 300, (path, response.status_code, response.text)
-        return response.json() if response.content else None
+        """A raw admin call (`AdminError` when the fake refuses it)."""
+        return self.admin_api.call(method, path, **kwargs)
 
     def world(self) -> dict[str, Any]:
         if self._world is None:
-            self._world = self.admin("GET", "world")
+            self._world = self.admin_api.world()
         return self._world
 
     def account_id(self, index: int = 0) -> str:
@@ -49,36 +55,24 @@ class FakeAgentBuddy:
         return next(a["email"] for a in agents if a["is_active"] and not a["deleted_at"])
 
     def set_clock(self, instant: datetime, *, freeze: bool = True) -> None:
-        self.admin("POST", "clock", json={"set": iso(instant), "freeze": freeze})
+        self.admin_api.set_clock(instant, freeze=freeze)
 
     def advance(self, seconds: float) -> None:
-        self.admin("POST", "clock", json={"advance_seconds": seconds})
+        self.admin_api.advance(seconds)
 
     def now(self) -> datetime:
-        return parse_iso(self.admin("GET", "clock")["now"])
+        return self.admin_api.now()
 
     def mutate(self, entity: str, op: str, record_id: str | None = None, changes: dict | None = None,
                account_id: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"entity": entity, "op": op}
-        if record_id:
-            body["id"] = record_id
-        if changes is not None:
-            body["changes"] = changes
-        if account_id:
-            body["account_id"] = account_id
-        return self.admin("POST", "mutate", json=body)
+        return self.admin_api.mutate(entity, op, record_id, changes, account_id)
 
     def faults(self, *faults: dict[str, Any], seed: int = 11) -> None:
-        self.admin("POST", "faults", json={"faults": list(faults), "seed": seed})
+        self.admin_api.set_faults(list(faults), seed=seed)
 
     def inbound(self) -> list[dict[str, Any]]:
-        entries, since = [], 0
-        while True:
-            page = self.admin("GET", "inbound", params={"since": since, "limit": 1000})["entries"]
-            if not page:
-                return entries
-            entries.extend(page)
-            since = page[-1]["seq"]
+        """Every webhook and push the fake received."""
+        return self.admin_api.follow_inbound().all()
 
     def raw_record(self, entity: str, record_id: str) -> dict[str, Any]:
         """One record as the fake stores it, with the events it received (admin view)."""
@@ -86,8 +80,6 @@ class FakeAgentBuddy:
 
     def token(self, account_index: int = 0) -> str:
         """A read token of the account's agent, kept until the fake says it expired."""
-        from harness.oauth import headless_token
-
         if account_index not in self._tokens:
             self._tokens[account_index] = headless_token(self.url, self.agent_email(account_index))["access_token"]
         return self._tokens[account_index]
@@ -120,16 +112,13 @@ class FakeAgentBuddy:
 def start_fake(clock_at: datetime | None, **options: Any) -> tuple[FakeAgentBuddy, Callable[[], None]]:
     """Serve a fake built from `MockConfig(**options)`; its clock frozen at `clock_at` (None: wall time)."""
     app = mock_agentbuddy.create_app(mock_agentbuddy.MockConfig(**options), sleeper=lambda _s: None)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake = FakeAgentBuddy(f"http://127.0.0.1:{server.server_port}", app)
+    served = serve(app, name="fake-agentbuddy")
+    fake = FakeAgentBuddy(served.url, app)
     if clock_at is not None:
         fake.set_clock(clock_at)
 
     def stop() -> None:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+        served.stop()
+        mock_agentbuddy.stop_background(app)
 
     return fake, stop

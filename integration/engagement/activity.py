@@ -74,7 +74,7 @@ class ContactActivity:
         etype = event.event_type
         if etype == "unsubscribed" or etype == "complained" or (etype == "bounced" and event.bounce_type == "hard"):
             changed = self._set_status(etype, ts)
-            if etype == "unsubscribed" or event.email_id is None:
+            if event.email_id is None:  # a preference-centre unsubscribe belongs to no email
                 return changed
         elif event.email_id is None:
             return False
@@ -117,14 +117,13 @@ class ContactActivity:
         """Swap the email's old contribution for its new one; keep its campaign row current."""
         new = send.contribution(self.machine_rules)
         old = send.contrib
-        if old == new:
-            return
-        cutoff = -1 if self.horizon_day is None else self.horizon_day - self.retention_days
-        self.ledger.swap(send.email_id, old, new, cutoff)
-        send.contrib = new
-        if send.campaign_id:
+        if old != new:
+            cutoff = -1 if self.horizon_day is None else self.horizon_day - self.retention_days
+            self.ledger.swap(send.email_id, old, new, cutoff)
+            send.contrib = new
+        if send.campaign_id:  # also when only a terminal flag moved (unsubscribed, complained)
             sent_ts = new[K_SENT_TS] if new[K_SENT_TS] is not None else send.anchor()
-            status = campaign_status(new)
+            status = campaign_status(new, send.flags)
             row = self.campaigns.get(send.campaign_id)
             if row is None or row[1] != sent_ts or row[2] != status or row[0] != send.campaign_name:
                 self.campaigns[send.campaign_id] = [send.campaign_name, sent_ts, status, send.email_id]

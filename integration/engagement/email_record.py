@@ -16,14 +16,14 @@ from .machine import REASON_CODE, MachineRules, classify_clicks, classify_opens,
 DAY = 86_400
 
 # Email flags (bits)
-SENT, DELIVERED, BOUNCED, COMPLAINED, FAILED, SUPPRESSED, DELAYED, HARD_BOUNCE = (1 << i for i in range(8))
+SENT, DELIVERED, BOUNCED, COMPLAINED, FAILED, SUPPRESSED, DELAYED, HARD_BOUNCE, UNSUBSCRIBED = (1 << i for i in range(9))
 _SENTISH = SENT | DELIVERED | BOUNCED | COMPLAINED
 _DELIVERED_MASK = DELIVERED | COMPLAINED
 FLAG_OF = {"sent": SENT, "delivered": DELIVERED, "bounced": BOUNCED, "complained": COMPLAINED,
-           "failed": FAILED, "suppressed": SUPPRESSED, "delivery_delayed": DELAYED}
+           "failed": FAILED, "suppressed": SUPPRESSED, "delivery_delayed": DELAYED, "unsubscribed": UNSUBSCRIBED}
 
-#: 5.4 campaign status codes; 0 = sent, not yet known to be delivered (not reported).
-CAMPAIGN_STATUSES = ("sent", "delivered", "bounced", "opened", "clicked")
+#: 5.4 campaign status codes (the contract's `CampaignStatus`), indexed by `campaign_status`.
+CAMPAIGN_STATUSES = ("sent", "delivered", "bounced", "opened", "clicked", "unsubscribed", "complained")
 
 
 def url_key(url: str | None) -> int:
@@ -190,7 +190,15 @@ LAZY: tuple = ("lazy",)
 
 
 
-def campaign_status(c: tuple) -> int:
+def campaign_status(c: tuple, flags: int = 0) -> int:
+    """The furthest state (contract `CampaignStatus`): sent < delivered < opened < clicked, and the terminal
+    states win whatever else is known, so a late (machine) open never turns a bounce into `opened`."""
+    if flags & COMPLAINED:
+        return 6
+    if flags & UNSUBSCRIBED:
+        return 5
+    if c[K_BOUNCED]:
+        return 2
     if c[K_CLICKED]:
         return 4
     if c[K_OPENED]:

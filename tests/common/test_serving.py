@@ -1,5 +1,6 @@
 """The one serving helper: a free loopback port, keep-alive connections, a clean stop."""
 import socket
+import time
 
 import pytest
 import requests
@@ -40,3 +41,23 @@ def test_stop_closes_the_port_and_open_connections():
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", served.port), timeout=1)
     served.stop()  # stopping twice is harmless
+
+
+def test_stop_survives_the_loop_closing_the_trigger_before_our_own_pull(monkeypatch):
+    """A worker that just answered a request has pulled the trigger too: the loop may wake for
+    that byte, run our close thunk and close the trigger before stop() writes its own byte."""
+    served = serve(make_app())
+    trigger = served._server.trigger
+    own_pull = trigger._physical_pull
+
+    def late_pull():
+        own_pull()  # stands for the worker's earlier pull: the loop wakes and runs the thunk
+        for _ in range(500):
+            if trigger._closed:
+                break
+            time.sleep(0.01)
+        own_pull()  # our own byte, now to a closed pipe
+
+    monkeypatch.setattr(trigger, "_physical_pull", late_pull)
+    served.stop()
+    assert not served._thread.is_alive()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contract import spec_path
-from harness.lint import load_spec
+from harness.contract.lint import load_spec
 
 SPEC_MARKDOWN = Path(__file__).resolve().parents[2].parent / "shared/spec/broadcast-agentbuddy-integration-spec.md"
 _FENCE = re.compile(r"```json\n(.*?)```", re.S)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate
 
 from contract import spec_path
-from harness import lint as L
+from harness.contract import lint as L
 
 
 def test_contract_is_valid_openapi_31(contract):

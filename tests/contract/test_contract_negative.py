@@ -15,7 +15,7 @@ from openapi_core.testing import MockRequest
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 
 from contract import spec_path
-from harness.lint import schema_pointer, validator_for
+from harness.contract.lint import schema_pointer, validator_for
 
 BASE = "http://127.0.0.1:8800"
 HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1768487400", "webhook-signature": "v1,c2lnbmF0dXJl"}

@@ -16,7 +16,7 @@ from openapi_core.testing import MockRequest, MockResponse
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 
 from contract import spec_path
-from harness.lint import validator_for
+from harness.contract.lint import validator_for
 
 BASE = "http://127.0.0.1:8800"
 
@@ -125,9 +125,49 @@ def test_bulk_push_takes_the_batch_webhooks_data(contract, spec_samples):
     assert errors == []
 
 
-def test_top_level_webhooks_carry_the_same_samples(contract, spec_samples):
-    by_name = {"emailEvent": "Example: Email Event Webhook", "propensityUpdated": "Example: Propensity Score Update",
-               "engagementBatchUpdate": "Webhook Payload We'd Send"}
-    for name, label in by_name.items():
-        examples = contract["webhooks"][name]["post"]["requestBody"]["content"]["application/json"]["examples"]
-        assert _sample(spec_samples, label).value in [e["value"] for e in examples.values()], name
+# ------------------------------------------------------------------ every response of every operation
+def _response_media(contract):
+    """(operation, status, media type, media object) for every response with a body ($refs followed)."""
+    from harness.contract.lint import iter_operations, resolve
+
+    for op in iter_operations(contract):
+        for status, response in (op.node.get("responses") or {}).items():
+            for media_type, media in (resolve(contract, response).get("content") or {}).items():
+                yield op.label, str(status), media_type, media
+
+
+def _operation_labels(contract_file=None):
+    import yaml
+
+    with open(spec_path(), encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)
+    return sorted({label for label, *_ in _response_media(spec)})
+
+
+@pytest.mark.parametrize("operation", _operation_labels())
+def test_every_response_with_a_body_carries_a_valid_example(contract, operation):
+    """Success and error alike: a partner reads a sample of every answer, and every sample is true.
+
+    Responses without a body (204, a webhook receiver's 2xx) have nothing to exemplify.
+    """
+    media_of_op = [(status, media_type, media) for label, status, media_type, media in _response_media(contract)
+                   if label == operation]
+    assert media_of_op, operation
+    for status, media_type, media in media_of_op:
+        examples = [e["value"] for e in (media.get("examples") or {}).values()] + \
+                   ([media["example"]] if "example" in media else [])
+        assert examples, f"{operation} {status} {media_type} has no example"
+        schema_ref = media["schema"]["$ref"]
+        validator = validator_for(contract, schema_ref[1:])
+        for value in examples:
+            errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)]
+            assert errors == [], f"{operation} {status}: {errors}"
+
+
+def test_every_problem_example_points_at_its_catalogue_entry(contract):
+    for label, status, media_type, media in _response_media(contract):
+        for example in (media.get("examples") or {}).values():
+            value = example["value"]
+            if media_type == "application/problem+json":
+                assert value["type"] == f"https://agentbuddy.example/docs/errors.html#{value['code']}", (label, status)
+                assert str(value["status"]) == status, (label, status)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lint import iter_operations
+from harness.contract.lint import iter_operations
 
 # (method, path, operationId, required scope; None: any valid token; "signature": Standard Webhooks)
 SURFACE = [
@@ -35,7 +35,8 @@ SURFACE = [
     ("post", "/contacts/{id}/events", "pushContactEvent", "write:engagement"),
     ("post", "/engagement/bulk", "pushEngagementBulk", "write:engagement"),
 ]
-TOP_LEVEL_WEBHOOKS = {"emailEvent", "propensityUpdated", "engagementBatchUpdate", "changeNotification"}
+# `webhooks` holds only what AgentBuddy sends; what Broadcast sends is described once, at its receiving path.
+TOP_LEVEL_WEBHOOKS = {"changeNotification"}
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs/ARCHITECTURE.md"
 
 
@@ -72,3 +73,38 @@ def test_problem_codes_match_the_architecture_page(contract):
     listed = text[text.index("Stable codes:"):].split("`")[1]
     documented = {code.strip() for code in listed.split(",")}
     assert documented == set(contract["components"]["schemas"]["ProblemCode"]["enum"])
+
+
+# Each field Broadcast sends is defined once (components.schemas) and referenced from every body that carries it.
+SHARED_FIELDS = {
+    "propensity_score": "PropensityScore", "propensity_category": "PropensityCategory",
+    "seller_likelihood": "IntentScore", "buyer_activity_score": "IntentScore",
+    "recommended_action": "RecommendedAction", "score_updated_at": "ScoreUpdatedAt",
+    "contributing_factors": "ContributingFactors", "total_emails_sent": "EmailCount", "total_opens": "EmailCount",
+    "total_clicks": "EmailCount", "open_rate": "OpenRate", "click_rate": "ClickRate",
+    "engagement_trend": "EngagementTrend",
+}
+CARRIERS = ("Propensity", "PropensityInput", "PropensityPatch", "PropensityData", "BatchUpdate", "Engagement",
+            "EngagementMetricsInput", "EngagementMetricsPatch")
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        return ({node["$ref"]} if "$ref" in node else set()).union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_propensity_and_metrics_fields_are_defined_once(contract, carrier):
+    properties = contract["components"]["schemas"][carrier]["properties"]
+    for field, target in SHARED_FIELDS.items():
+        if field in properties:
+            assert f"#/components/schemas/{target}" in _refs(properties[field]), (carrier, field)
+            assert "type" not in properties[field], f"{carrier}.{field} redefines its type instead of referencing {target}"
+
+
+def test_webhooks_describe_only_what_agentbuddy_sends(contract):
+    for name, item in contract["webhooks"].items():
+        assert item["post"]["summary"].startswith("AgentBuddy → Broadcast"), name

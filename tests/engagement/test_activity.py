@@ -121,3 +121,18 @@ def test_old_detail_is_folded_away_but_lifetime_counts_stay():
     assert act.counter("opens") == 40 and act.ignored_late == 1
     # ... and the last-* times survive folding.
     assert engagement_metrics(act, T0 + days(300)).last_opened_at == T0 + days(7 * 39) + minutes(60)
+
+
+def test_terminal_campaign_states_are_reported_and_never_overridden():
+    """Contract `CampaignStatus`: bounced, unsubscribed and complained are terminal, in any arrival order."""
+    bounce_then_open = [ev("sent", T0, "e1"), ev("bounced", T0 + minutes(1), "e1", bounce_type="soft"),
+                        ev("opened", T0 + days(1), "e1")]
+    for events in (bounce_then_open, list(reversed(bounce_then_open))):
+        assert {r.status for r in campaign_participation(activity_of(events))} == {"bounced"}
+    clicked_then_complained = [*delivered_email("e2", T0), ev("clicked", T0 + minutes(90), "e2", url=LISTING.format(1)),
+                               ev("complained", T0 + days(1), "e2")]
+    assert [r.status for r in campaign_participation(activity_of(clicked_then_complained))] == ["complained"]
+    unsubscribed = [*delivered_email("e3", T0), ev("opened", T0 + minutes(90), "e3"),
+                    unsubscribe_event(contact_id="ab_contact_1", occurred_at=T0 + days(1), email_id="e3",
+                                      campaign_id="bc_campaign_e3")]
+    assert [r.status for r in campaign_participation(activity_of(unsubscribed))] == ["unsubscribed"]

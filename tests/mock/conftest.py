@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.serving import serve
 from mock_agentbuddy import MockConfig, create_app, stop_background
 from mock_agentbuddy.config import ALL_SCOPES
 from .mock_helpers import Api, SleepRecorder, first_active_agent, obtain_token, small_config
@@ -58,23 +59,15 @@ def live_mock(request):
     """Serve a fake on a free loopback port (real sockets, for requests-level behaviour).
 
     `live_mock(config)` -> (base_url, app); servers stop at the end of the test."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     servers = []
 
     def start(config: MockConfig | None = None, sleeper=None):
         app = create_app(config or small_config(), sleeper=sleeper or SleepRecorder())
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        servers.append((server, thread, app))
-        return f"http://127.0.0.1:{server.server_port}", app
+        served = serve(app, name="mock")
+        servers.append((served, app))
+        return served.url, app
 
     yield start
-    for server, thread, app in servers:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    for served, app in servers:
+        served.stop()
         stop_background(app)

@@ -1,9 +1,13 @@
 """The admin back door: world, clock, mutate, reset; every bad input named precisely."""
 from __future__ import annotations
 
+import time
+
 import pytest
+from click.testing import CliRunner
 
 from mock_agentbuddy import create_app, state_of, stop_background
+from mock_agentbuddy.cli import mock
 
 from .mock_helpers import small_config
 
@@ -140,8 +144,6 @@ def test_rate_limit_headers_and_429(mock_config, agent_token, client):
 
 @pytest.mark.parametrize("mock_config", [small_config(churn=60_000.0)])
 def test_background_churn_changes_the_world_until_stopped(mock_config, mock_app, client):
-    import time
-
     before = client.get("/__admin/world/export").get_json()["sha256"]
     deadline = time.monotonic() + 10
     while client.get("/__admin/world/export").get_json()["sha256"] == before and time.monotonic() < deadline:
@@ -154,10 +156,6 @@ def test_background_churn_changes_the_world_until_stopped(mock_config, mock_app,
 
 
 def test_cli_help_lists_the_documented_flags():
-    from click.testing import CliRunner
-
-    from mock_agentbuddy.cli import mock
-
     text = CliRunner().invoke(mock, ["--help"]).output
     for flag in ("--host", "--port", "--seed", "--accounts", "--contacts-per-account", "--offices-per-account",
                  "--agents-per-account", "--auto-approve", "--strict", "--rate-limit", "--access-token-ttl",

@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
+
+from .mock_helpers import small_config
 
 
 def problem_of(response, status, code):
@@ -11,7 +14,7 @@ def problem_of(response, status, code):
     assert response.content_type == "application/problem+json"
     body = response.get_json()
     assert body["code"] == code and body["status"] == status
-    assert body["type"].endswith("/" + code)
+    assert body["type"].endswith("#" + code)  # its row in the error catalogue
     return body
 
 
@@ -87,10 +90,6 @@ def test_the_journal_records_the_verdict(api, client):
 
 
 def test_a_chunked_body_over_the_limit_is_refused(live_mock):
-    import requests
-
-    from .mock_helpers import small_config
-
     base, _ = live_mock(small_config())
 
     def chunks():
@@ -102,3 +101,16 @@ def test_a_chunked_body_over_the_limit_is_refused(live_mock):
     answer = requests.post(f"{base}/v1/subscriptions", data=chunks(), headers={"Content-Type": "application/json"},
                            timeout=10)
     assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
+
+
+def test_each_missing_and_each_unexpected_property_is_named_once(api):
+    contact = api.get("/v1/contacts", query_string={"per_page": 1}).get_json()["data"][0]
+    answer = api.post(f"/v1/contacts/{contact['id']}/events",
+                      json={"campaign_id": "bc_campaign_1", "colour": "blue", "shade": "dark"})
+    body = problem_of(answer, 422, "validation_failed")
+    fields = [e["field"] for e in body["errors"]]
+    assert len(fields) == len(set(fields)), fields
+    assert {"/event_id", "/event_type", "/timestamp", "/colour", "/shade"} <= set(fields)
+    messages = {e["field"]: e["message"] for e in body["errors"]}
+    assert messages["/event_id"] == "'event_id' is a required property"
+    assert "'colour', 'shade' were unexpected" in messages["/colour"]

@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 
 import contract
 from mock_agentbuddy import create_app, state_of, stop_background
-from mock_agentbuddy.validation import ContractValidator
+from mock_agentbuddy.api.contract import ContractValidator
 from .mock_helpers import Api, first_active_agent, obtain_token, small_config
 
 TRICKY = [

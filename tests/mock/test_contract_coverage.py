@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from standardwebhooks import Webhook
 
-from mock_agentbuddy.validation import ContractValidator
+from mock_agentbuddy.api.contract import ContractValidator
 
 
 def test_every_contract_operation_is_served_and_conforms(api, client, world):

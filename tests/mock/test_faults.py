@@ -1,8 +1,12 @@
 """Each fault profile, seen from a requests client the way Broadcast's client would see it."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 import requests
+
+from mock_agentbuddy.admin.client import AdminClient, AdminError
 
 from .mock_helpers import SleepRecorder, first_active_agent, obtain_token, small_config
 
@@ -14,10 +18,8 @@ def token_for(app) -> str:
                         "read:contacts read:offices read:agents read:properties write:engagement")["access_token"]
 
 
-def set_faults(base: str, **body) -> dict:
-    answer = requests.post(f"{base}/__admin/faults", json=body, timeout=5)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
+def set_faults(base: str, faults: list[dict] | None = None, profile: str | None = None) -> dict:
+    return AdminClient(base).set_faults(faults, profile=profile)
 
 
 @pytest.fixture
@@ -75,7 +77,8 @@ def test_slow_drip_and_latency_go_through_the_sleeper(served):
 
 def test_receiver_down_window_on_the_fake_clock(served, live_mock):
     base, session, _ = served
-    requests.post(f"{base}/__admin/clock", json={"freeze": True, "set": "2026-02-01T10:00:00Z"}, timeout=5)
+    admin = AdminClient(base)
+    admin.set_clock(datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc))
     set_faults(base, faults=[{"kind": "receiver_down", "operations": ["receive*", "push*"],
                               "start": "2026-02-01T10:00:00Z", "end": "2026-02-01T10:05:00Z"}])
     contact = session.get(f"{base}/v1/contacts", params={"per_page": 1}, timeout=5).json()["data"][0]["id"]
@@ -86,9 +89,9 @@ def test_receiver_down_window_on_the_fake_clock(served, live_mock):
     webhook = requests.post(f"{base}/v1/webhooks/broadcast/events", json={}, timeout=5)
     assert webhook.status_code == 503
     assert session.get(f"{base}/v1/contacts", timeout=5).status_code == 200, "reads keep working"
-    requests.post(f"{base}/__admin/clock", json={"advance_seconds": 300}, timeout=5)
+    admin.advance(300)
     assert push().status_code == 200
-    inbound = requests.get(f"{base}/__admin/inbound", timeout=5).json()["entries"]
+    inbound = admin.inbound()["entries"]
     assert [e["status"] for e in inbound] == [503, 503, 200]
 
 
@@ -114,10 +117,14 @@ def test_profiles_are_reproducible_with_the_same_seed(live_mock):
 
 def test_bad_fault_specs_are_named(served):
     base, _, _ = served
-    answer = requests.post(f"{base}/__admin/faults", json={"faults": [{"kind": "meteor", "probability": 2}]}, timeout=5)
-    assert answer.status_code == 422
-    assert {e["field"] for e in answer.json()["errors"]} == {"faults[0].kind", "faults[0].probability"}
-    assert requests.post(f"{base}/__admin/faults", json={"profile": "gremlins"}, timeout=5).status_code == 422
+    admin = AdminClient(base)
+    with pytest.raises(AdminError) as meteor:
+        admin.set_faults([{"kind": "meteor", "probability": 2}])
+    assert meteor.value.status == 422
+    assert {e["field"] for e in meteor.value.body["errors"]} == {"faults[0].kind", "faults[0].probability"}
+    with pytest.raises(AdminError) as gremlins:
+        admin.set_faults(profile="gremlins")
+    assert gremlins.value.status == 422
 
 
 def _outcome(session, url):
@@ -159,5 +166,5 @@ def test_the_slow_profile_waits_on_every_request(live_mock):
 def test_the_receiver_down_profile_refuses_inbound_for_five_minutes(live_mock):
     base, app = live_mock(small_config(faults="receiver-down"))
     assert requests.post(f"{base}/v1/webhooks/broadcast/events", json={}, timeout=5).status_code == 503
-    requests.post(f"{base}/__admin/clock", json={"advance_seconds": 301}, timeout=5)
+    AdminClient(base).advance(301)
     assert requests.post(f"{base}/v1/webhooks/broadcast/events", json={}, timeout=5).status_code == 400

@@ -229,3 +229,37 @@ def test_an_eleventh_subscription_is_a_conflict_and_changes_nothing(api):
     refused = api.post("/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook/eleven"})
     assert refused.status_code == 409 and refused.get_json()["code"] == "conflict"
     assert len(api.get("/v1/subscriptions").get_json()["data"]) == 10
+
+
+# ------------------------------------------------------------------ contract 1.1.0 drift fixes
+METRICS = {"total_emails_sent": 24, "total_opens": 18, "total_clicks": 7, "open_rate": 75.0, "click_rate": 29.2,
+           "engagement_trend": "increasing"}
+
+
+def test_a_rate_sent_as_a_fraction_is_rejected_where_the_counts_show_it(api, contact_id):
+    fraction = api.post(f"/v1/contacts/{contact_id}/engagement", json={**METRICS, "open_rate": 0.75})
+    assert fraction.status_code == 422
+    assert api.post(f"/v1/contacts/{contact_id}/engagement", json=METRICS).status_code == 200
+    # 0.75 % is a real rate for a contact with 400 emails: the contract cannot call it a fraction there
+    many = {**METRICS, "total_emails_sent": 400, "open_rate": 0.75}
+    assert api.post(f"/v1/contacts/{contact_id}/engagement", json=many).status_code == 200
+    batch = api.post("/v1/engagement/bulk", json={"updates": [
+        {"contact_id": contact_id, "engagement_metrics": {"total_emails_sent": 24, "click_rate": 0.292}}]})
+    assert batch.status_code == 422
+
+
+def test_a_score_with_the_wrong_category_is_rejected(api, contact_id):
+    body = {"propensity_score": 87, "propensity_category": "cold"}
+    answer = api.post(f"/v1/contacts/{contact_id}/propensity", json=body)
+    assert answer.status_code == 422
+    assert api.post(f"/v1/contacts/{contact_id}/propensity", json={**body, "propensity_category": "hot"}).status_code == 200
+
+
+def test_an_unsubscribe_without_a_campaign_is_stored_and_touches_no_campaign(send_webhook, api, contact_id):
+    body = {"event_type": "email.unsubscribed", "timestamp": "2026-01-15T14:30:00Z",
+            "data": {"event_id": "bc_evt_pref_1", "contact_id": contact_id}}
+    assert send_webhook("events", body).status_code == 200
+    contact = api.get(f"/v1/contacts/{contact_id}").get_json()
+    assert all(c["id"] for c in contact.get("campaigns", []))
+    opened_without_campaign = {**body, "event_type": "email.opened"}
+    assert send_webhook("events", opened_without_campaign, msg_id="msg_2").status_code == 422

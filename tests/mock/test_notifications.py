@@ -1,13 +1,11 @@
 """Change notifications reach Broadcast's receiver, signed, and are retried when it fails."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import Flask, request
 from standardwebhooks import Webhook
-from werkzeug.serving import make_server
 
+from common.serving import serve
 from mock_agentbuddy import state_of
 
 
@@ -25,13 +23,8 @@ def receiver():
             return "down", 503
         return "", 204
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/notifications", seen, settings
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with serve(app, name="receiver") as served:
+        yield f"{served.url}/notifications", seen, settings
 
 
 def test_a_change_is_delivered_signed_with_the_connection_secret(api, client, receiver, world):

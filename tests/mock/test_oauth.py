@@ -27,11 +27,11 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from flask import Flask, g, jsonify
 from markupsafe import escape
-from werkzeug.serving import make_server
-
-from mock_agentbuddy.clock import Clock
+from common.clock import AdjustableClock
+from common.serving import serve
 from mock_agentbuddy.config import ClientSpec, MockConfig
 from mock_agentbuddy.oauth import Grant, init_oauth, redirect_uri_allowed, require_scope
+from mock_agentbuddy.state import MockState
 
 CLIENT_ID, CLIENT_SECRET = "broadcast-local", "broadcast-local-secret"
 PUBLIC_CLIENT = "broadcast-cli"
@@ -67,7 +67,7 @@ class Connection:
 @dataclass
 class StandInState:
     config: MockConfig
-    clock: Clock = field(default_factory=Clock)
+    clock: AdjustableClock = field(default_factory=AdjustableClock)
     seed: int = 7
     agents: tuple[Agent, ...] = (
         Agent("ab_agent_001", "maria.lopez@sunrealty.example", "ab_account_001", "Maria", "Lopez"),
@@ -688,7 +688,7 @@ def test_missing_token_is_401_problem_json_with_a_bearer_challenge(client):
     assert response.content_type == "application/problem+json"
     body = response.get_json()
     assert body["code"] == "invalid_token" and body["status"] == 401
-    assert body["type"] == "https://agentbuddy.example/problems/invalid_token"
+    assert body["type"] == "https://agentbuddy.example/docs/errors.html#invalid_token"
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="agentbuddy", error="invalid_token"'
 
 
@@ -830,16 +830,11 @@ def test_reset_forgets_every_code_and_token(auto_app):
 
 
 @pytest.fixture
-def live(free_port):
+def live():
     """The OAuth server on a real socket (auto-approve on, so `login_hint` skips the pages)."""
     app, state = make_app(auto_approve=True)
-    server = make_server("127.0.0.1", free_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield SimpleNamespace(base=f"http://127.0.0.1:{free_port}", app=app, state=state)
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serve(app) as served:
+        yield SimpleNamespace(base=served.url, app=app, state=state)
 
 
 def discover(base: str) -> dict:
@@ -940,8 +935,6 @@ def test_authlib_client_without_a_verifier_is_refused(live):
 
 
 def test_agents_of_the_real_seeded_world_connect_to_their_own_account():
-    from mock_agentbuddy.state import MockState
-
     state = MockState(MockConfig(auto_approve=True, accounts=2, contacts_per_account=2))
     app = Flask("oauth-real-state")
     init_oauth(app, state)

@@ -5,7 +5,7 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-from mock_agentbuddy.world import build_world
+from mock_agentbuddy.world.builder import build_world
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -174,7 +174,7 @@ def resend(clock: ManualClock) -> Resend:
 def contract_schema():
     """`contract_schema("BatchWebhook").validate(body)`: bodies are checked against the contract itself."""
     from contract import load_spec
-    from harness.lint import schema_pointer, schema_registry, validator_for
+    from harness.contract.lint import schema_pointer, schema_registry, validator_for
 
     spec = load_spec()
     registry = schema_registry(spec)
