@@ -42,7 +42,12 @@ EMAIL_STATUSES = ("subscribed", "bounced", "unsubscribed", "complained")
 
 
 class ContactActivity:
-    """Incrementally maintained engagement state of one contact (see module docstring)."""
+    """Incrementally maintained engagement state of one contact (see module docstring).
+
+    Routing, folding, the lazily restored records and the stored form stay in one class (a little
+    over 150 lines) because they guard the same invariant: what is folded away from the records
+    is folded away from the stored JSON and the ledger at the same moment.
+    """
 
     __slots__ = ("contact_id", "ledger", "campaigns", "_sends", "_raw_sends", "status", "status_at",
                  "horizon_day", "_folded_to", "ignored_late", "retention_days", "machine_rules", "content_rules")
@@ -170,20 +175,6 @@ class ContactActivity:
     def email_status(self) -> str:
         return EMAIL_STATUSES[self.status]
 
-    @property
-    def counters(self) -> list[int]:
-        return self.ledger.counters
-
-    @property
-    def buckets(self) -> dict[int, list[int]]:
-        return self.ledger.buckets
-
-    def counter(self, name: str) -> int:
-        return self.ledger.counter(name)
-
-    def machine_reason_counts(self) -> dict[str, int]:
-        return self.ledger.machine_reason_counts()
-
     # ---------------------------------------------------------- serialisation
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,24 +182,11 @@ class ContactActivity:
         if self.horizon_day is not None and self._folded_to != self.horizon_day - self.retention_days:
             self._fold(self.horizon_day - self.retention_days)
         self._settle()
-        ledger = self.ledger.to_dict()
-        return {
-            "v": SCHEMA_VERSION,
-            "contact_id": self.contact_id,
-            "counters": ledger["counters"],
-            "machine_reasons": ledger["machine_reasons"],
-            "buckets": ledger["buckets"],
-            "status": self.status, "status_at": self.status_at,
-            "horizon_day": self.horizon_day,
-            "last": ledger["last"],
-            "folded_last": ledger["folded_last"],
-            "ignored_late": self.ignored_late,
-            "campaigns": self.campaigns,
-            "open_log": ledger["open_log"],
-            "click_log": ledger["click_log"],
-            "sends": (self._raw_sends if self._raw_sends is not None
-                      else {s.email_id: record_to_row(s, self.campaigns) for s in self._sends.values()}),
-        }
+        sends = self._raw_sends if self._raw_sends is not None else {
+            s.email_id: record_to_row(s, self.campaigns) for s in self._sends.values()}
+        return {"v": SCHEMA_VERSION, "contact_id": self.contact_id, **self.ledger.to_dict(), "status": self.status,
+                "status_at": self.status_at, "horizon_day": self.horizon_day, "ignored_late": self.ignored_late,
+                "campaigns": self.campaigns, "sends": sends}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, retention_days: int = RETENTION_DAYS,

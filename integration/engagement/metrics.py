@@ -71,7 +71,7 @@ def engagement_metrics(activity: ContactActivity, as_of: datetime,
                        config: ScoringConfig = DEFAULT_SCORING_CONFIG, *, trend: str | None = None) -> EngagementMetrics:
     """The 5.2 metrics of `activity` as of `as_of` (only the trend depends on `as_of`; a caller
     that already holds `signals(activity, as_of).trend` passes it to skip a second pass)."""
-    c = activity.counters
+    c = activity.ledger.counters
     delivered = c[C_DELIVERED]
     last_sent, last_open, last_click = activity.last_times()
     return EngagementMetrics(

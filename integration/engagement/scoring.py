@@ -77,7 +77,7 @@ class AccountBaseline:
         first = today - config.factor_rate_days + 1
         delivered = opened = clicked = 0
         for activity in activities:
-            for day, row in activity.buckets.items():
+            for day, row in activity.ledger.buckets.items():
                 if first <= day <= today:
                     delivered += row[B_DELIVERED]
                     opened += row[B_OPENED]
