@@ -5,23 +5,13 @@ import pytest
 
 from scenarios.checks import Observations, check_all
 from scenarios.loader import ScenarioError, loads
+from tests.scenarios.samples import pat
 
-STORY = """
-name: held
-days: 28
-world:
-  contacts:
-    - {id: pat, name: Pat Doe, type: owner, ownership_years: 2}
-campaigns:
-  - id: news
-    name: Newsletter
-    kind: newsletter
-    links: [{url: "https://broadcast.example/events", category: other}]
-    schedule: {start_day: 0, every_days: 7, count: 4}
+STORY = pat(28, 4, """
 expect:
   - {contact: pat, day: 7, until_day: 28, category_not: [hot]}
   - {contact: pat, day: 7, weekly_moves_at_most: MOVES}
-"""
+""")
 
 
 def held(categories: dict[int, str]) -> Observations:
