@@ -1,17 +1,17 @@
-"""Propensity scoring: spec section 6's methodology, its free parameters tuned to be steady.
+"""Propensity scoring: spec section 6's methodology, its free parameters chosen to be steady.
 
-Each intent score is the spec's sum over the signals of that intent::
+Each intent score is the spec's sum over the signals of that intent (docs/scoring.md, section 6)::
 
-    seller_likelihood    = affinity_seller x clamp(base + recency[seller] + trend + content[seller])
-    buyer_activity_score = affinity_buyer  x clamp(base + recency[buyer]  + trend + content[buyer] + surge)
-    base     = open points (+/-20) + click points (+20 / -10): the contact's rates, shrunk toward
+    seller_likelihood    = affinity_seller x clamp(shared + clicked[seller] + content[seller])
+    buyer_activity_score = affinity_buyer  x clamp(shared + clicked[buyer]  + content[buyer] + surge)
+    shared   = open points (+20 / -10) + click points (+20 / -10): the contact's rates, shrunk toward
                the account average by the evidence behind them, against that average
-    recency  = 15 x fading recency of the newest engagement with the intent's emails
-             + 15 x fading recency of the intent's clicks (a decayed count, capped at one click)
-    trend    = 15 +/- 15 in proportion to how far the short engagement rate is above or below the
-               long one (inactive: 0)
+             + 15 x fading recency of the newest human open or click
+             + trend: 15 +/- 15 in proportion to how far the short engagement rate is above or
+               below the long one, beyond a stable band (inactive: 0)
+    clicked  = 15 x the intent's clicks as a fading count, capped at one fresh click
     content  = the spec's valuation 10 / listing 10 / financing 5, fading like recency
-    surge    = 2 per distinct property clicked in 7 days beyond the first (max 10)
+    surge    = 5 per distinct property clicked in 7 days beyond the first (max 20)
 
 `propensity_score` is the larger intent score: the propensity of the contact to do what its
 strongest intent says. One rule then gives everything the agent reads: its band
@@ -147,8 +147,8 @@ def score_signals(sig: Signals, contact_type: str | None, baseline: AccountBasel
     base = open_pts + click_pts
     trend = trend_points(sig, config)
     affinity = config.intent_affinity.get(contact_type or "", config.default_affinity)
-    opened = 0.0 if sig.last_engaged_ts is None else config.opened_points * recency(sig.as_of_ts - sig.last_engaged_ts, config)
-    shared = base + trend + opened
+    opened = 0.0 if sig.last_engaged_ts is None else recency(sig.as_of_ts - sig.last_engaged_ts, config)
+    shared = base + trend + config.opened_points * opened
     seller = _intent(sig, shared, affinity[0], config.seller_click_categories, 0.0, config)
     buyer = _intent(sig, shared, affinity[1], config.buyer_click_categories, _surge(sig, config), config)
     seller_first = seller.score >= buyer.score

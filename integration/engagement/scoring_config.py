@@ -37,24 +37,27 @@ class ScoringConfig:
     #: miss (nor an open count before its delivery) while the reader has not had the time.
     fresh_days: int = 2
     #: Points at and above `(1 + full_scale) x` the average; below the average the points fall
-    #: linearly to minus the shortfall points at a rate of 0.
+    #: linearly to minus the shortfall points at a rate of 0. Every above-average reader earns the
+    #: opens' 20 from 1.5x the average on, so a steady reader's score does not wander with each
+    #: open. A missing open or click is weak evidence (privacy proxies hide real opens, most
+    #: readers never click), so falling short costs at most 10, not the spec's 20.
     open_points_max: float = 20.0
     open_shortfall_points: float = 10.0
     open_full_scale: float = 0.5
     click_points_max: float = 20.0
-    #: Most readers never click: a rate of no clicks is weak evidence, so it costs less.
     click_shortfall_points: float = 10.0
     click_full_scale: float = 4.0
     #: A contact's rates are shrunk toward the account average as if this many (decayed) emails
     #: at the average had been added: one email moves a short history a little, not all the way.
-    #: Opens vary a lot between people (a few emails tell), clicks are rare (it takes many).
+    #: Opens vary a lot between people (a few emails tell); a click rate is the noisiest number
+    #: there is and intent clicks already count in recency and content, so it takes many.
     open_prior_emails: float = 4.0
     click_prior_emails: float = 250.0
 
     # --- account baseline ----------------------------------------------------------------
     #: The average assumed for an account with no history (human opens and clicks per delivered
     #: email): Mailchimp's published real-estate benchmark, measured before privacy proxies
-    #: inflated open counts (docs/scoring.md, "Where the numbers come from").
+    #: inflated open counts (docs/scoring.md, section 9).
     default_open_rate: float = 0.20
     default_click_rate: float = 0.02
     #: The default counts as this many delivered emails when pooled with the account's own.
