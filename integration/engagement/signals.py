@@ -10,16 +10,17 @@ trend, so an email leaving a window never moves a score by itself. The plain cou
 
 * rates: decayed delivered, opened and clicked emails, by send day (half-life
   `rate_half_life_days`); scoring shrinks them toward the account average.
-* trend: the engagement rate (emails first opened or clicked, by the day it happened, per email
-  delivered) over a short half-life against a long one; the short rate is shrunk toward the
-  long one by `trend_prior_emails`, so two opens in a row are a hint and a month of them a trend.
-  `inactive` with no human engagement in `trend_inactive_days`.
+* trend: the engagement rate (emails first opened or clicked, by the day it happened, plus one
+  per link clicked, per email delivered) over a short half-life against a long one; the short
+  rate is shrunk toward the long one by `trend_prior_emails`, so two opens in a row are a hint
+  and a month of them a trend. `inactive` with no human engagement in `trend_inactive_days`.
 * the rates and the trend leave out the last `fresh_days` (deliveries and engagement alike):
   a delivery is not a miss before its reader had time to open it, and an open must not count
   before its delivery does, else every new email would dip or spike the score for a few hours.
   Recency, content and surge see everything at once.
-* recency: the newest engagement with each kind of email, and every human click of the last
-  `recency_zero_days` by link category (their ages feed the decaying recency and content terms).
+* recency: the newest human open or click (folded-away emails included), and every human click
+  of the last `recency_zero_days` by link category (their ages feed the fading clicked-recency
+  and content terms; distinct links of the last `surge_window_days` feed the buyer surge).
 """
 from __future__ import annotations
 
