@@ -38,15 +38,17 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from integration import campaigns, connections, ingest, outbox
+from integration.engagement.pipeline import campaigns, ingest
+from integration import outbox
+from integration.agentbuddy import connections
 from integration import sync as sync_engine
-from integration.clock import SystemClock
+from common.clock import SystemClock
 from integration.config import IntegrationConfig
-from integration.crypto import SecretBox
-from integration.db import Database
+from integration.agentbuddy.secrets import SecretBox
+from integration.storage import Database
 from integration.engagement import EngagementEvent, natural_event_id
 from integration.outbox import ClaimPolicy, Doorbell
-from integration.service import Service, ServiceOptions, build_worker
+from integration.web.service import Service, ServiceOptions, build_worker
 
 CONTACTS = 1000
 KINDS = ("delivered", "opened", "clicked")

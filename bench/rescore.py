@@ -123,10 +123,10 @@ def stored_rescore(activities: list[ContactActivity], types: list[str], database
                    schema: str | None = None) -> dict:
     """Time `rescore_all` as the service runs it: activities and contacts read from the database,
     scores, history and outbox written back, for the first run and for the next day's."""
-    from integration import engagement_store
-    from integration.clock import ManualClock
-    from integration.db import Database
-    from integration.rescore import rescore_all
+    from integration.engagement.pipeline import store as engagement_store
+    from common.clock import ManualClock
+    from integration.storage import Database
+    from integration.engagement.pipeline.rescore import rescore_all
 
     db = Database.from_url(database_url, schema=schema)
     try:

@@ -26,10 +26,10 @@ from typing import Any, Iterator
 import requests
 from cryptography.fernet import Fernet
 
-from integration import connections
+from integration.agentbuddy import connections, tokens
 from integration import sync as sync_engine
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 
 CONTACTS = 100_000
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def _measure(db: Database, url: str, label: str) -> dict[str, Any]:
     agent = next(a for a in world["accounts"][0]["agents"] if a["is_active"])
     connections.connect_headless(db, config, "org_bench", agent["email"])
 
-    client = connections.client_for(db, config, "org_bench")
+    client = tokens.client_for(db, config, "org_bench")
     initial = sync_engine.sync(db, config, "org_bench", client=client)
     http_seconds = client.stats.seconds
     client.close()

@@ -41,9 +41,9 @@ def start_stack(*, mock_port: int = 0, port: int = 0, seed: int = 7, contacts: i
                 database_url: str | None = None, token_key: str | None = None) -> Stack:
     """Start the fake, then Broadcast pointed at it; ports 0 pick free ones."""
     from integration.config import IntegrationConfig, load_or_create_key_file
-    from integration.db import Database
+    from integration.storage import Database
     from integration.outbox import Doorbell
-    from integration.service import Service, ServiceOptions
+    from integration.web.service import Service, ServiceOptions
     from integration.web import create_app as create_broadcast
     from mock_agentbuddy import MockConfig, create_app as create_fake, state_of
 

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 TOKEN_KEY_ENV = "AB_HARNESS_TOKEN_KEY"
 DEFAULT_DATABASE_URL = "sqlite:///.harness/broadcast.sqlite3"
 DEFAULT_KEY_FILE = Path(".harness") / "token.key"
@@ -121,8 +123,6 @@ class IntegrationConfig:
 
 def load_or_create_key_file(path: Path = DEFAULT_KEY_FILE) -> tuple[str, bool]:
     """The CLI's local key: read it, or create it (mode 0600). Returns (key, created)."""
-    from cryptography.fernet import Fernet
-
     if path.is_file():
         return path.read_text(encoding="utf-8").strip(), False
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,14 @@ from typing import Any, Callable
 
 import requests
 
-from integration import campaigns as bc_campaigns
-from integration import connections, sync as bc_sync
-from integration.clock import ManualClock
+from integration.engagement.pipeline import campaigns as bc_campaigns
+from integration import outbox
+from integration.agentbuddy import connections, tokens
+from integration.sync import contacts as bc_contacts
+from integration import sync as bc_sync
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database, parse_ts
+from integration.storage import Database
 
 from . import keepalive
 from . import model as m
@@ -359,7 +362,7 @@ class Run:
 
     def _unsubscribe(self, event: SimEvent, campaign: m.Campaign) -> str:
         """Broadcast's own unsubscribe link (Resend has no such webhook), through the ingest API."""
-        from integration import ingest  # noqa: PLC0415
+        from integration.engagement.pipeline import ingest  # noqa: PLC0415
 
         summary = ingest.record_unsubscribe(self.db, ORG, self.ab_ids[event.contact_id], self.clock,
                                             email_id=event.email_id, campaign_id=campaign.id)
@@ -404,16 +407,9 @@ class Run:
 
     def _expire_token_mid_sync(self) -> None:
         """AgentBuddy stops honouring Broadcast's access token (as after an expiry), then a sync runs."""
-        from integration.crypto import SecretBox  # noqa: PLC0415
-
-        with self.db.transaction(readonly=True) as tx:
-            row = tx.fetchone("SELECT access_token_enc FROM connections WHERE organization_id = ?", (ORG,))
-        token = SecretBox(self.config.require_token_key()).decrypt(row["access_token_enc"])
         self.fake_in_step()
-        answer = requests.post(f"{self.fake.url}/oauth/revoke", timeout=30,
-                               data={"token": token, "token_type_hint": "access_token"},
-                               auth=(self.config.client_id, self.config.client_secret))
-        self.log.add(self.s, self.now(), f"AgentBuddy invalidated Broadcast's access token (revoke -> {answer.status_code})")
+        status = tokens.revoke_access_token(self.db, self.config, ORG)
+        self.log.add(self.s, self.now(), f"AgentBuddy invalidated Broadcast's access token (revoke -> {status})")
         self._sync("sync after the token was invalidated")
 
     def snapshot(self, day: int, touched: bool = False) -> None:
@@ -474,20 +470,15 @@ class Run:
             self.progress(self.s.name, day, self.s.days)
 
     def rescore(self) -> None:
-        from integration.rescore import rescore_all  # noqa: PLC0415 - the pipeline's daily batch
+        from integration.engagement.pipeline.rescore import rescore_all  # noqa: PLC0415 - the pipeline's daily batch
 
         rescore_all(self.db, ORG, self.clock)
 
     # -- delivery -------------------------------------------------------------------------------------
-    def _next_due(self) -> datetime | None:
-        with self.db.transaction(readonly=True) as tx:
-            value = tx.fetchval("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
-        return parse_ts(value) if value else None
-
     def deliver_until(self, until: datetime) -> None:
         """Run the delivery worker at every moment something falls due, up to `until`."""
         for _ in range(10_000):
-            due = self._next_due()
+            due = outbox.next_due(self.db, ORG)
             if due is None or due > until:
                 return
             self.move_to(max(due, self.now()))
@@ -499,9 +490,8 @@ class Run:
 
     def broadcast_rows(self) -> dict[str, dict | None]:
         """Broadcast's own copy of each contact (for the conflict-rule expectations)."""
-        with self.db.transaction(readonly=True) as tx:
-            return {cid: tx.fetchone("SELECT * FROM contacts WHERE organization_id = ? AND id = ?", (ORG, ab_id))
-                    for cid, ab_id in self.ab_ids.items()}
+        rows = bc_contacts.contact_rows(self.db, ORG, self.ab_ids.values())
+        return {cid: rows[ab_id] for cid, ab_id in self.ab_ids.items()}
 
     def close(self) -> None:
         if self.web is not None:
@@ -524,7 +514,8 @@ FAULT_WORDS = {"agentbuddy_down": "outage (503 on every call)", "rate_limit_stor
 
 
 def _delivery_worker(db: Database, config: IntegrationConfig, clock: ManualClock):
-    from integration.delivery import DeliveryWorker, StoredEndpoints, transport_for  # noqa: PLC0415
+    from integration.outbox.delivery import DeliveryWorker
+    from integration.outbox.transports import StoredEndpoints, transport_for  # noqa: PLC0415
 
     return DeliveryWorker(db, clock, transport_for(config.delivery_mode, StoredEndpoints(db, config, clock)),
                           worker_id="replay")

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from integration.db import Database
+from integration.storage import Database
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ unsubscribe link produces that event through `unsubscribe_event`.
 """
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol
 
-from standardwebhooks.webhooks import Webhook
+from common.webhooks import WebhookError, verify
 
 from .events import EngagementEvent, natural_event_id
 
@@ -88,36 +87,21 @@ def verify_resend_signature(body: bytes | str, headers: Mapping[str, str], secre
     any number of space-separated `v1,<sig>` signatures (secret rotation), and refuses
     timestamps more than `tolerance` away from `clock.now()` either way (replay protection).
     """
-    lower = {k.lower(): v for k, v in headers.items()}
-    fields = {}
-    for name in ("id", "timestamp", "signature"):
-        value = lower.get(f"svix-{name}") or lower.get(f"webhook-{name}")
-        if not value:
-            raise SignatureError("invalid_signature", f"missing header svix-{name}")
-        fields[name] = value
     try:
-        seconds = int(fields["timestamp"])
-    except ValueError:
-        raise SignatureError("invalid_signature", "svix-timestamp is not an integer") from None
-    sent_at = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    now = clock.now()
-    if abs(now - sent_at) > tolerance:
-        raise SignatureError("timestamp_out_of_tolerance",
-                             f"svix-timestamp {seconds} is more than {int(tolerance.total_seconds())}s from now")
-    text = body.decode("utf-8", errors="strict") if isinstance(body, bytes) else body
-    try:
-        expected = Webhook(secret).sign(fields["id"], sent_at, text).split(",", 1)[1]
-    except Exception as exc:  # a malformed secret is our misconfiguration, not the sender's fault
+        verified = verify(body, headers, secret, clock.now(), int(tolerance.total_seconds()))
+    except WebhookError as exc:
+        present = {key.lower() for key, value in headers.items() if value}
+        missing = [f"svix-{name}" for name in ("id", "timestamp", "signature")
+                   if f"svix-{name}" not in present and f"webhook-{name}" not in present]
+        raise SignatureError(exc.code, f"missing header {missing[0]}" if missing else exc.detail) from None
+    except ValueError as exc:  # a malformed secret is our misconfiguration, not the sender's fault
         raise ValueError(f"the provider webhook secret is not a valid whsec_ secret: {exc}") from exc
-    for candidate in fields["signature"].split(" "):
-        version, _, signature = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(signature.encode(), expected.encode()):
-            try:
-                payload = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ProviderPayloadError("$", f"body is not JSON: {exc.msg}") from None
-            return VerifiedWebhook(fields["id"], sent_at, payload)
-    raise SignatureError("invalid_signature", "no signature matches the body")
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProviderPayloadError("$", f"body is not JSON: {exc.msg}") from None
+    return VerifiedWebhook(verified.message_id, verified.timestamp, payload)
 
 
 def parse_resend_event(payload: Any, *, provider_event_id: str | None = None) -> ParseResult:

@@ -25,12 +25,14 @@ import requests
 from cryptography.fernet import Fernet
 from svix.webhooks import Webhook as SvixWebhook
 
-from integration import campaigns, connections, outbox
+from integration.engagement.pipeline import campaigns
+from integration import outbox
+from integration.agentbuddy import connections
 from integration import sync as sync_engine
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database
-from integration.service import build_worker
+from integration.storage import Database
+from integration.web.service import build_worker
 from integration.web import create_app
 
 from ..fake_agentbuddy import FakeAgentBuddy, iso, parse_iso
@@ -234,7 +236,7 @@ class Broadcast:
             return tx.fetchone(f"SELECT * FROM {table} WHERE organization_id = ? AND id = ?", (self.org, record_id))
 
     def emailable_contacts(self, limit: int | None = None) -> list[str]:
-        from integration.mapping import is_emailable
+        from integration.sync.conflicts import is_emailable
 
         ids = [r["id"] for r in self.rows("contacts") if is_emailable(r)]
         return ids[:limit] if limit else ids

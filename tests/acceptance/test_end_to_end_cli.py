@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from harness.cli import main
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 from integration.web import create_app
 
 from .support import (CAMPAIGN, RESEND_SECRET, Resend, Story, engagement_stream, received_event_ids, send_campaign,

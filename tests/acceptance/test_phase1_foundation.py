@@ -14,9 +14,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from .support import Broadcast, agent_signs_in_and_allows, parse_iso
-from integration import connections
-from integration.db import parse_ts
-from integration.scheduler import Scheduler
+from integration.agentbuddy import connections, tokens
+from common.timestamps import parse_rfc3339 as parse_ts
+from integration.sync.scheduler import Scheduler
 from integration.web import create_app
 
 ALL_SCOPES = {"read:offices", "read:agents", "read:contacts", "read:properties", "write:engagement"}
@@ -35,7 +35,7 @@ def test_user_can_authenticate_with_agentbuddy(broadcast: Broadcast):
     assert connection.status == connections.ACTIVE
     assert connection.account_id == broadcast.fake.account_id()
     assert set(connection.scopes) == ALL_SCOPES
-    who = connections.authorized_session(broadcast.db, broadcast.config, broadcast.org, clock=broadcast.clock) \
+    who = tokens.authorized_session(broadcast.db, broadcast.config, broadcast.org, clock=broadcast.clock) \
         .get(f"{broadcast.config.api_base}/connection", timeout=10)
     assert who.status_code == 200, who.text
     assert who.json()["account"]["id"] == broadcast.fake.account_id()

@@ -7,17 +7,16 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from typing import Any
 
-from werkzeug.serving import make_server
 
 import mock_agentbuddy
 from .support import Broadcast, make_broadcast, parse_iso, start_fake
-from integration import notifications
-from integration.db import parse_ts
-from integration.scheduler import Scheduler
+from common.serving import serve
+from integration.agentbuddy import subscriptions
+from common.timestamps import parse_rfc3339 as parse_ts
+from integration.sync.scheduler import Scheduler
 from integration.web import create_app
 
 FIELDS = {  # Broadcast column -> AgentBuddy field, per entity (the contract's names)
@@ -188,19 +187,12 @@ def test_changes_in_agentbuddy_reflected_within_15_minutes_by_change_notificatio
     """With Broadcast subscribed to AgentBuddy's change notifications (signed webhooks to its
     web app), a change is in Broadcast as soon as the notification arrives, no clock movement."""
     app = create_app(synced.config, db=synced.db, clock=synced.clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        notifications.subscribe(synced.db, synced.config, synced.org,
-                                f"http://127.0.0.1:{server.server_port}/agentbuddy/notifications", clock=synced.clock)
+    with serve(app, name="broadcast") as served:
+        subscriptions.subscribe(synced.db, synced.config, synced.org, f"{served.url}/agentbuddy/notifications",
+                                clock=synced.clock)
         synced.advance(1)
         changed_at = synced.clock.now()
         ids = _change_everything(synced)
         assert mock_agentbuddy.state_of(synced.fake.app).notifier.wait_idle(30)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
     _assert_reflected(synced, ids)
     assert synced.clock.now() == changed_at

@@ -16,7 +16,7 @@ import pytest
 
 from .support import CAMPAIGN, Broadcast, Story, parse_iso, received_event_ids
 from integration import outbox
-from integration.db import parse_ts
+from common.timestamps import parse_rfc3339 as parse_ts
 
 INBOUND = ["receive*", "push*"]
 

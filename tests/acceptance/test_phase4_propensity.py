@@ -11,9 +11,9 @@ from typing import Any
 
 from .support import Broadcast, parse_iso
 from contract.categories import category_for
-from integration import rescore
-from integration.mapping import is_emailable
-from integration.service import rescore_due
+from integration.engagement.pipeline import rescore
+from integration.sync.conflicts import is_emailable
+from integration.web.service import rescore_due
 
 
 def _daily_service_pass(broadcast: Broadcast) -> list[rescore.RescoreSummary]:

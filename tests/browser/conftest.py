@@ -119,7 +119,7 @@ def stack(tmp_path) -> Iterator[Stack]:
 
     from common.serving import serve
     from integration.config import IntegrationConfig
-    from integration.db import Database
+    from integration.storage import Database
     from integration.web import create_app as create_broadcast
     from mock_agentbuddy import MockConfig, create_app as create_fake, state_of
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from svix.webhooks import Webhook as SvixWebhook
 
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.engagement import (ProviderPayloadError, SignatureError, parse_resend_event, prepare,
                                     unsubscribe_event, verify_resend_signature)
 

@@ -15,11 +15,11 @@ from typing import Any, Callable, Iterator
 import pytest
 from cryptography.fernet import Fernet
 
-from integration import connections
+from integration.agentbuddy import connections
 from integration import sync as sync_engine
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 
 from ..fake_agentbuddy import FakeAgentBuddy, start_fake as shared_start_fake
 

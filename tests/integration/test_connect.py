@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from integration import connections
+from integration.agentbuddy import connections, disconnect, tokens
 from integration.config import IntegrationConfig, MissingTokenKey
-from integration.connections import ConnectError, NotConnected, TokenSource
+from integration.agentbuddy.errors import ConnectError, NotConnected
+from integration.agentbuddy.secrets import SecretsError
+from integration.agentbuddy.tokens import TokenSource
 
 from .conftest import ConnectedOrg, advance_both
 
@@ -153,10 +155,22 @@ def test_an_organization_cannot_switch_to_another_account(connected_org: Connect
     assert connections.get_connection(org.db, "org_a").account_id == org.account_id
 
 
+def test_an_access_token_revoked_at_agentbuddy_is_refreshed_on_the_next_call(synced_world: ConnectedOrg):
+    org = synced_world
+    before = TokenSource(org.db, org.config, "org_a", org.clock).access_token()
+    assert tokens.revoke_access_token(org.db, org.config, "org_a") == 200
+    gone = requests.get(f"{org.config.api_base}/connection", timeout=10, headers={"Authorization": f"Bearer {before}"})
+    assert gone.status_code == 401  # AgentBuddy no longer honours it
+    summary = org.sync()  # a 401, one refresh, and the sync carries on
+    assert summary.totals.records > 0
+    assert TokenSource(org.db, org.config, "org_a", org.clock).access_token() != before
+    assert connections.get_connection(org.db, "org_a").status == "active"
+
+
 def test_disconnect_revokes_both_tokens_and_keeps_the_data(synced_world: ConnectedOrg):
     org = synced_world
     token = TokenSource(org.db, org.config, "org_a", org.clock).access_token()
-    result = connections.disconnect(org.db, org.config, "org_a", clock=org.clock)
+    result = disconnect.disconnect(org.db, org.config, "org_a", clock=org.clock)
     assert result.revoked_refresh_token and result.revoked_access_token
     assert _bearer_status(org, token) == 401
     raw = _raw_connection(org)
@@ -173,13 +187,13 @@ def test_old_secrets_stay_readable_after_a_key_rotation(connected_org: Connected
     rotated = org.config.replace(token_key=f"{Fernet.generate_key().decode()},{org.config.token_key}")
     assert connections.webhook_secret(org.db, rotated, "org_a").startswith("whsec_")
     wrong = org.config.replace(token_key=Fernet.generate_key().decode())
-    with pytest.raises(connections.SecretsError, match="AB_HARNESS_TOKEN_KEY"):
+    with pytest.raises(SecretsError, match="AB_HARNESS_TOKEN_KEY"):
         connections.webhook_secret(org.db, wrong, "org_a")
 
 
 def test_cli_browser_flow_receives_the_redirect_on_a_loopback_port(database, config, fake_agentbuddy, monkeypatch):
     """The user's browser is played by requests: AgentBuddy redirects to our one-shot server."""
-    from integration import cli
+    from integration.web import cli
 
     def browser(url: str) -> None:
         requests.get(f"{url}&login_hint={fake_agentbuddy.agent_email()}", timeout=10)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from integration import local_edits
-from integration.mapping import is_emailable
+from integration.sync import contacts as broadcast_contacts
+from integration.sync.conflicts import is_emailable
 
 from .conftest import ConnectedOrg, advance_both, connect
 
@@ -81,7 +81,7 @@ def test_incremental_sync_applies_creates_updates_and_tombstones(synced_world: C
 def test_unsubscribed_contact_stays_unsubscribed_whatever_agentbuddy_sends(synced_world: ConnectedOrg):
     org = synced_world
     contact = next(r for r in org.fake.records("contacts", include_deleted=False) if r["email_opt_in"])
-    local_edits.record_email_status(org.db, "org_a", contact["id"], "unsubscribed", org.clock.now())
+    broadcast_contacts.record_email_status(org.db, "org_a", contact["id"], "unsubscribed", org.clock.now())
     advance_both(org, 60)
     org.fake.mutate("contact", "update", contact["id"], {"last_name": "Changed", "email_opt_in": True})
     org.sync()
@@ -106,7 +106,7 @@ def test_contact_without_consent_is_never_emailable(synced_world: ConnectedOrg):
 def test_tags_are_the_union_of_agentbuddy_and_broadcast_tags(synced_world: ConnectedOrg):
     org = synced_world
     contact = org.fake.records("contacts", include_deleted=False)[0]
-    local_edits.add_tags(org.db, "org_a", contact["id"], ["Newsletter", "vip"], org.clock)
+    broadcast_contacts.add_tags(org.db, "org_a", contact["id"], ["Newsletter", "vip"], org.clock)
     advance_both(org, 60)
     org.fake.mutate("contact", "update", contact["id"], {"tags": ["VIP", "Investor"]})
     org.sync()
@@ -121,7 +121,7 @@ def test_status_is_last_write_wins_between_the_two_sides(synced_world: Connected
     cid = contact["id"]
 
     advance_both(org, 60)
-    local_edits.set_status(org.db, "org_a", cid, "archived", org.clock)  # Broadcast archives at t1
+    broadcast_contacts.set_status(org.db, "org_a", cid, "archived", org.clock)  # Broadcast archives at t1
     advance_both(org, 60)
     org.fake.mutate("contact", "update", cid, {"phone": "+1-555-000-0001"})  # AgentBuddy edits something else at t2
     org.sync()
@@ -137,7 +137,7 @@ def test_status_is_last_write_wins_between_the_two_sides(synced_world: Connected
     advance_both(org, 60)
     org.fake.mutate("contact", "update", cid, {"status": "active"})  # AgentBuddy at t4 ...
     advance_both(org, 60)
-    local_edits.set_status(org.db, "org_a", cid, "archived", org.clock)  # ... Broadcast later, at t5
+    broadcast_contacts.set_status(org.db, "org_a", cid, "archived", org.clock)  # ... Broadcast later, at t5
     org.sync()
     row = org.row("contacts", cid)
     assert (row["status"], row["ab_status"], row["status_source"]) == ("archived", "active", "broadcast")
@@ -202,22 +202,22 @@ def test_email_status_only_escalates_unless_a_person_resubscribes(synced_world: 
     org = synced_world
     cid = org.fake.records("contacts", include_deleted=False)[0]["id"]
     now = org.clock.now()
-    assert local_edits.record_email_status(org.db, "org_a", cid, "complained", now)
-    assert not local_edits.record_email_status(org.db, "org_a", cid, "bounced", now)
+    assert broadcast_contacts.record_email_status(org.db, "org_a", cid, "complained", now)
+    assert not broadcast_contacts.record_email_status(org.db, "org_a", cid, "bounced", now)
     assert org.row("contacts", cid)["email_status"] == "complained"
-    assert local_edits.record_email_status(org.db, "org_a", cid, "subscribed", now, force=True)
+    assert broadcast_contacts.record_email_status(org.db, "org_a", cid, "subscribed", now, force=True)
     assert org.row("contacts", cid)["email_status"] == "subscribed"
 
 
 def test_a_mapping_that_names_a_private_field_is_refused():
     import pytest
 
-    from integration.mapping import CONTACTS, EntityMapping, Field, MappingError, private_fields
+    from integration.sync.declarations import CONTACTS, EntityMapping, Field, MappingError, private_fields
 
     assert "notes" in private_fields("Contact")  # read from the contract's x-private flags
     leaky = EntityMapping("contacts", "Contact", CONTACTS.fields + (Field("notes", "notes", "text"),))
     with pytest.raises(MappingError, match="private"):
-        leaky.check_private()
+        leaky.check()
 
 
 def _plant_phantom(org: ConnectedOrg, contact_id: str = "ab_contact_99999") -> str:
@@ -255,7 +255,8 @@ def test_after_a_long_pause_the_next_sync_sweeps_everything(synced_world: Connec
 
 
 def test_validation_reasons_name_the_field():
-    from integration.mapping import CONTACTS, map_record
+    from integration.sync.declarations import CONTACTS
+    from integration.sync.mapping import map_record
 
     good = {"id": "ab_contact_1", "email": "a@example.com", "first_name": "A", "last_name": "B",
             "email_opt_in": True, "updated_at": "2026-01-10T12:00:00.123Z", "notes": "secret"}
@@ -273,20 +274,26 @@ def test_validation_reasons_name_the_field():
 def test_a_broken_tombstone_for_an_unknown_record_is_still_stored_as_deleted(database):
     from datetime import datetime, timezone
 
-    from integration import streams
-    from integration import sync as sync_engine
-    from integration.clock import ManualClock
+    from integration.sync import pages, streams
+    from integration.sync.summary import EntitySummary
 
     with database.transaction() as tx:
         tx.execute("INSERT INTO organizations (organization_id, name, created_at) VALUES ('o', 'O', ?)",
                    (datetime(2026, 1, 1, tzinfo=timezone.utc),))
-    run = sync_engine._Run(database, None, "o", None, ManualClock(datetime(2026, 1, 10, tzinfo=timezone.utc)),
-                           None, None)
-    entity = sync_engine.EntitySummary()
+    entity = EntitySummary()
     tombstone = {"id": "ab_contact_7", "email": "broken", "email_opt_in": "yes", "tags": "x",
                  "updated_at": "2026-01-09T00:00:00Z", "deleted_at": "2026-01-09T00:00:00Z"}
-    run._apply_page(streams.stream("contacts"), [tombstone], None, entity)
+    pages.apply_page(database, "o", streams.stream("contacts"), [tombstone], "2026-01-10T00:00:00.000000Z", entity,
+                     checkpoint=lambda tx, mark: None)
     assert (entity.deleted, entity.quarantined) == (1, 0)
     with database.transaction() as tx:
         row = tx.fetchone("SELECT email, email_opt_in, tags, deleted_at FROM contacts WHERE id = 'ab_contact_7'")
     assert row == {"email": None, "email_opt_in": 0, "tags": "[]", "deleted_at": "2026-01-09T00:00:00.000000Z"}
+
+
+def test_broadcasts_copy_of_contacts_is_read_by_id(synced_world: ConnectedOrg):
+    org = synced_world
+    theirs = org.fake.records("contacts", include_deleted=False)[0]
+    rows = broadcast_contacts.contact_rows(org.db, "org_a", [theirs["id"], "ab_contact_nobody"])
+    assert list(rows) == [theirs["id"], "ab_contact_nobody"]
+    assert rows[theirs["id"]]["email"] == theirs["email"] and rows["ab_contact_nobody"] is None

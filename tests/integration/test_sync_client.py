@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from integration.client import AgentBuddyClient, NotFound, RequestRejected, Unavailable, retrying_session
+from common.serving import serve
+from integration.agentbuddy.client import AgentBuddyClient
+from integration.agentbuddy.errors import NotFound, RequestRejected, Unavailable
+from integration.agentbuddy.session import retrying_session
 from integration.config import IntegrationConfig
 
 
@@ -28,17 +29,13 @@ def scripted() -> Iterator[tuple[str, list]]:
         status, body, content_type = script.pop(0)
         return Response(body, status=status, content_type=content_type)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", script, seen
-    server.shutdown()
-    server.server_close()
+    with serve(app, name="scripted") as served:
+        yield served.url, script, seen
 
 
 def _client(url: str, retries: int = 2) -> AgentBuddyClient:
     config = IntegrationConfig(agentbuddy_url=url, http_max_retries=retries, http_backoff_factor=0.0)
-    return AgentBuddyClient(config, retrying_session(config), sleep=lambda _s: None)
+    return AgentBuddyClient(config, retrying_session(config, sleep=lambda _s: None))
 
 
 PROBLEM = "application/problem+json"
@@ -92,7 +89,7 @@ def test_pages_follow_next_cursor_and_refuse_a_stuck_one(scripted):
 
 def test_unreachable_server_is_reported_without_multiplying_retries():
     config = IntegrationConfig(agentbuddy_url="http://127.0.0.1:9", http_max_retries=1, http_backoff_factor=0.0)
-    client = AgentBuddyClient(config, retrying_session(config), sleep=lambda _s: None)
+    client = AgentBuddyClient(config, retrying_session(config, sleep=lambda _s: None))
     with pytest.raises(Unavailable) as failure:
         client.get("/offices")
     assert failure.value.code == "unreachable" and failure.value.status is None

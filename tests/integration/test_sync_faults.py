@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from integration import connections
-from integration.client import Unavailable
+from integration.agentbuddy import connections, tokens
+from integration.agentbuddy import session as agentbuddy_session
+from integration.agentbuddy.errors import Unavailable
 
 from .conftest import ConnectedOrg, connect
 
@@ -26,7 +27,7 @@ def _expected(org: ConnectedOrg) -> dict[str, set[str]]:
 
 
 def _sync_with_client(org: ConnectedOrg):
-    client = connections.client_for(org.db, org.config, org.organization_id, clock=org.clock)
+    client = tokens.client_for(org.db, org.config, org.organization_id, clock=org.clock)
     summary = org.sync(client=client)
     return summary, client.stats
 
@@ -89,10 +90,8 @@ def test_a_persistent_outage_fails_the_run_and_the_next_run_resumes(connected_or
 
 
 def test_the_wait_asked_for_by_retry_after_is_the_wait_taken(connected_org: ConnectedOrg, monkeypatch):
-    import urllib3.util.retry
-
     waits: list[float] = []
-    monkeypatch.setattr(urllib3.util.retry.time, "sleep", waits.append)  # record instead of sleeping
+    monkeypatch.setattr(agentbuddy_session.time, "sleep", waits.append)  # record instead of sleeping
     _faults(connected_org, {"kind": "rate_limit", "operations": ["listOffices"], "count": 1, "retry_after": 7})
     _summary, stats = _sync_with_client(connected_org)
     assert stats.retries_by_status.get(429) == 1

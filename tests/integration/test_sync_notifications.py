@@ -6,13 +6,15 @@ import threading
 from datetime import datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 import mock_agentbuddy
-from integration import connections, notifications
+from common.serving import serve
+from integration.agentbuddy import connections, subscriptions
+from integration.agentbuddy.tokens import TokenSource
+from integration.sync import notifications
 from integration import sync as sync_engine
-from integration.scheduler import Scheduler
+from integration.sync.scheduler import Scheduler
 
 from .conftest import ConnectedOrg, advance_both, connect
 
@@ -90,20 +92,13 @@ def test_agentbuddy_delivers_notifications_to_our_receiver_end_to_end(synced_wor
         results.append(result)
         return Response(json.dumps(result.to_json()), status=result.status, content_type="application/json")
 
-    server = make_server("127.0.0.1", 0, receiver, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        notifications.subscribe(org.db, org.config, "org_a", f"http://127.0.0.1:{server.server_port}/hook",
-                                clock=org.clock)
+    with serve(receiver, name="notifications") as served:
+        subscriptions.subscribe(org.db, org.config, "org_a", f"{served.url}/hook", clock=org.clock)
         assert connections.get_connection(org.db, "org_a").subscription_id
         contact = org.fake.records("contacts", include_deleted=False)[5]
         advance_both(org, 60)
         org.fake.mutate("contact", "delete", contact["id"])
         assert mock_agentbuddy.state_of(org.fake.app).notifier.wait_idle(30)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [r.code for r in results] == ["synced"]
     assert org.row("contacts", contact["id"])["deleted_at"] is not None
 
@@ -144,7 +139,7 @@ def test_schedule_syncs_each_active_connection_once_per_interval(connected_org: 
     advance_both(org_a, 1)
     assert scheduler.due() == ["org_a", "org_b"]
 
-    connections.TokenSource(org_b.db, org_b.config, "org_b", org_b.clock).mark_needs_reauth("test")
+    TokenSource(org_b.db, org_b.config, "org_b", org_b.clock).mark_needs_reauth("test")
     contact = org_a.fake.records("contacts", include_deleted=False)[0]
     org_a.fake.mutate("contact", "update", contact["id"], {"first_name": "Scheduled"})
     [tick] = scheduler.tick()  # org_b needs a person; org_a goes on

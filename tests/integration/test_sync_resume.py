@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from integration import sync as sync_engine
-from integration.db import Database
+from integration.storage import Database
 
 from .conftest import ConnectedOrg, advance_both, connect
 

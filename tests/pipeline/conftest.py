@@ -16,11 +16,12 @@ import pytest
 from cryptography.fernet import Fernet
 from svix.webhooks import Webhook as SvixWebhook
 
-from integration import campaigns, ingest, outbox
-from integration.clock import ManualClock
+from integration.engagement.pipeline import campaigns, ingest
+from integration import outbox
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.crypto import SecretBox
-from integration.db import Database
+from integration.agentbuddy.secrets import SecretBox
+from integration.storage import Database
 from integration.web import create_app
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)

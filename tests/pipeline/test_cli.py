@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from integration import outbox
-from integration.db import Database
+from integration.storage import Database
 
 
 def _operator_env(tmp_path, config) -> tuple[dict[str, str], Database]:

@@ -16,20 +16,22 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 import mock_agentbuddy
+from common.serving import serve
 import logging
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-from integration import campaigns, connections, ingest, outbox
+from integration.engagement.pipeline import campaigns, ingest
+from integration import outbox
+from integration.agentbuddy import connections, tokens
 from integration import sync as sync_engine
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 from integration.engagement import EngagementEvent, natural_event_id
 from integration.outbox import ClaimPolicy
-from integration.service import ServiceOptions, build_worker
+from integration.web.service import ServiceOptions, build_worker
 
 ORG = "org_acme"
 CAMPAIGN = campaigns.Campaign("bc_campaign_jan", "January Market Update", "market_update")
@@ -60,15 +62,10 @@ def agentbuddy(clock: ManualClock) -> Iterator[AgentBuddy]:
     config = mock_agentbuddy.MockConfig(seed=7, accounts=1, contacts_per_account=40, auto_approve=True,
                                         rate_limit="100000/min")
     app = mock_agentbuddy.create_app(config, sleeper=lambda _seconds: None)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake = AgentBuddy(f"http://127.0.0.1:{server.server_port}")
-    fake.set_clock(clock)
-    yield fake
-    server.shutdown()
-    thread.join(timeout=5)
-    server.server_close()
+    with serve(app, name="agentbuddy") as served:
+        fake = AgentBuddy(served.url)
+        fake.set_clock(clock)
+        yield fake
 
 
 @dataclass
@@ -171,7 +168,7 @@ def assert_agentbuddy_has_everything_exactly_once(acme: Acme) -> None:
             received[payload["event_id"]] += 1
     assert set(received) == event_ids and set(received.values()) == {1}
 
-    session = connections.authorized_session(acme.db, acme.config, ORG, clock=acme.clock)
+    session = tokens.authorized_session(acme.db, acme.config, ORG, clock=acme.clock)
     for contact_id, score in scores.items():
         contact = session.get(f"{acme.agentbuddy.url}/v1/contacts/{contact_id}", timeout=10).json()
         assert contact["propensity"]["propensity_score"] == score["propensity_score"], contact_id
@@ -303,7 +300,7 @@ def _pending_ids(acme: Acme) -> set[str]:
 
 
 def test_the_service_delivers_rescores_and_stops_cleanly(acme):
-    from integration.service import Service
+    from integration.web.service import Service
 
     service = Service(acme.db, acme.config, acme.clock,
                       options=ServiceOptions(workers=2, sync=False, rescore=True, poll_seconds=0.05,
@@ -348,7 +345,7 @@ def test_option_b_refreshes_an_expired_token_once_and_delivers(acme):
 
 
 def test_a_wrong_webhook_secret_dead_letters_and_replay_after_reconnecting_delivers(acme):
-    from integration.crypto import SecretBox
+    from integration.agentbuddy.secrets import SecretBox
 
     box = SecretBox(acme.config.require_token_key())
     with acme.db.transaction(readonly=True) as tx:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from integration import campaigns, ingest
+from integration.engagement.pipeline import campaigns, ingest
 
 
 def test_a_signed_open_is_stored_scored_and_queued_for_agentbuddy(broadcast, resend):

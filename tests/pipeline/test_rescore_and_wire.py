@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from integration import ingest, outbox, rescore, wire
+from integration.engagement.pipeline import ingest, rescore
+from integration import outbox
+from integration.outbox import wire
 from integration.engagement import EngagementEvent, natural_event_id
 
 
@@ -42,7 +44,7 @@ def test_every_queued_message_matches_the_contract_in_both_delivery_options(broa
     for message in messages:
         contract_schema(webhook_schema[message.kind]).validate(wire.webhook_request(message).body)
         contract_schema(push_schema[message.kind]).validate(wire.push_request(message).body)
-    folded = outbox.batch_of_events([m.payload for m in messages if m.kind == "event"])
+    folded = wire.batch_of_events([m.payload for m in messages if m.kind == "event"])
     contract_schema("BatchData").validate(folded)
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from integration.retry_schedule import SVIX_SCHEDULE, RetrySchedule, parse_retry_after
+from integration.outbox.retry_schedule import SVIX_SCHEDULE, RetrySchedule
+from integration.agentbuddy.session import parse_retry_after
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -62,8 +63,10 @@ def test_a_six_hour_outage_cannot_use_up_the_attempts():
 
 def test_messages_queued_during_a_six_hour_outage_are_delivered_not_dead_lettered(broadcast):
     """AgentBuddy answers 503 for six hours; every message still arrives afterwards."""
-    from integration import ingest, outbox
-    from integration.delivery import DeliveryWorker, Outcome
+    from integration.engagement.pipeline import ingest
+    from integration import outbox
+    from integration.outbox.delivery import DeliveryWorker
+    from integration.outbox.transports import Outcome
     from integration.engagement import EngagementEvent, natural_event_id
 
     outage_ends = broadcast.clock.now() + timedelta(hours=6)

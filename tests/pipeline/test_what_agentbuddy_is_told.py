@@ -6,11 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from integration import campaigns, ingest, outbox, rescore
-from integration.db import parse_ts
-from integration import engagement_store as store
+from integration.engagement.pipeline import campaigns, ingest, rescore
+from integration import outbox
+from common.timestamps import parse_rfc3339 as parse_ts
+from integration.engagement.pipeline import store
 from integration.engagement import EngagementEvent, natural_event_id
-from integration.retry_schedule import RetrySchedule
+from integration.outbox.retry_schedule import RetrySchedule
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)  # the fixtures' clock start
 

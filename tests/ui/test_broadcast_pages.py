@@ -10,9 +10,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from integration import outbox
-from integration.clock import ManualClock
+from common.clock import ManualClock
 from integration.config import IntegrationConfig
-from integration.db import Database
+from integration.storage import Database
 from integration.web import create_app
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -1,0 +1,61 @@
+"""Webhooks into Broadcast: the email provider's events (Resend) and AgentBuddy's change
+notifications. Both are verified by signature, not by session, so they are exempt from the
+pages' CSRF protection; both answer problem+json when they refuse."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from integration.engagement.pipeline import ingest
+from integration.sync.notifications import handle_change_notification
+
+from .runtime import problem, runtime
+
+
+def _from_result(result: ingest.IngestResult) -> Response:
+    if result.problem is not None:
+        field = result.problem.field
+        errors = [{"field": field, "message": result.problem.message}] if field else None
+        return problem(result.problem.status, result.problem.code, result.problem.message, errors)
+    return jsonify(result.receipt())
+
+
+providers = Blueprint("providers", __name__)
+
+
+@providers.post("/providers/resend/webhook")
+def resend_webhook() -> Response:
+    rt = runtime()
+    secret = rt.config.resend_webhook_secret
+    if not secret:
+        return problem(503, "service_unavailable", "RESEND_WEBHOOK_SECRET is not configured on this Broadcast")
+    result = ingest.ingest_provider_webhook(
+        rt.db, None, dict(request.headers), request.get_data(cache=False), rt.clock,
+        secret=secret, default_organization_id=rt.config.default_organization_id, doorbell=rt.doorbell,
+    )
+    return _from_result(result)
+
+
+notifications = Blueprint("notifications", __name__)
+
+
+@notifications.post("/agentbuddy/notifications")
+def agentbuddy_notification() -> Response:
+    rt = runtime()
+    result = handle_change_notification(rt.db, rt.config, dict(request.headers), request.get_data(cache=False),
+                                        clock=rt.clock)
+    if result.status >= 400:
+        return problem(result.status, result.code, result.detail)
+    response = jsonify(result.to_json())
+    response.status_code = result.status
+    return response
+
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    rt = runtime()
+    with rt.db.transaction(readonly=True) as tx:
+        tx.fetchval("SELECT 1 AS ok")
+    return jsonify({"status": "ok", "database": rt.db.dialect})
