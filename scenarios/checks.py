@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contract.categories import rank
+
 from . import model as m
 
 CONTRACT_EVENTS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed", "complained")
@@ -174,12 +176,51 @@ def check_all(scenario: m.Scenario, obs: Observations) -> list[dict]:
 
 def _checks(s: m.Scenario, e: m.Expectation, obs: Observations) -> list[Check]:
     out: list[Check] = []
-    snap = obs.at_day(e.contact, e.day)
+    if e.weekly_moves_at_most is not None:
+        out.append(_weekly_moves(e, obs, e.until_day if e.until_day is not None else s.days))
+    if e.until_day is not None:
+        return out + _every_day(e, obs) + _other_checks(s, e, obs)
+    return out + _score_checks(e, obs) + _other_checks(s, e, obs)
+
+
+def _every_day(e: m.Expectation, obs: Observations) -> list[Check]:
+    """The score checks of `e`, at the end of every day from `day` to `until_day`: one Check
+    each, whose actual value lists the days (and what AgentBuddy held) where it failed."""
+    failures: dict[str, list[str]] = {}
+    names: list[str] = []
+    for day in range(e.day, e.until_day + 1):
+        for check in _score_checks(e, obs, day):
+            if check.check not in names:
+                names.append(check.check)
+            if not check.passed:
+                failures.setdefault(check.check, []).append(f"day {day}: {check.actual}")
+    return [Check(f"{name} on every day {e.day}-{e.until_day}", "all", failures.get(name, [])[:5] or "all",
+                  name not in failures) for name in names]
+
+
+def _weekly_moves(e: m.Expectation, obs: Observations, last: int) -> Check:
+    """How far apart (in bands) the categories held at consecutive week ends are, at most."""
+    held = []
+    for day in range(e.day, last + 1, 7):
+        snap = obs.at_day(e.contact, day)
+        category = (((snap or {}).get("record") or {}).get("propensity") or {}).get("propensity_category")
+        held.append((day, category))
+    moves = [(a, b, abs(rank(b) - rank(a))) for (_, a), (_, b) in zip(held, held[1:]) if a and b]
+    widest = max((n for _, _, n in moves), default=0)
+    steps = " ".join(f"{category or '-'}@{day}" for day, category in held)
+    return Check(f"bands moved between week ends {e.day}-{last}", f"at most {e.weekly_moves_at_most}",
+                 f"{widest} ({steps})", widest <= e.weekly_moves_at_most and all(c for _, c in held))
+
+
+def _score_checks(e: m.Expectation, obs: Observations, day: int | None = None) -> list[Check]:
+    out: list[Check] = []
+    day = e.day if day is None else day
+    snap = obs.at_day(e.contact, day)
     record = (snap or {}).get("record") or {}
     propensity = record.get("propensity") or {}
     engagement = record.get("engagement") or {}
     if snap is None and _needs_score(e):
-        return [Check(f"AgentBuddy's record at the end of day {e.day}", "a snapshot", "none taken", False)]
+        return [Check(f"AgentBuddy's record at the end of day {day}", "a snapshot", "none taken", False)]
 
     for name in ("propensity_score", "seller_likelihood", "buyer_activity_score"):
         wanted: m.Range | None = getattr(e, name)
@@ -204,7 +245,11 @@ def _checks(s: m.Scenario, e: m.Expectation, obs: Observations) -> list[Check]:
     if e.engagement_trend is not None:
         actual = engagement.get("engagement_trend")
         out.append(Check("engagement_trend", e.engagement_trend, actual, actual == e.engagement_trend))
+    return out
 
+
+def _other_checks(s: m.Scenario, e: m.Expectation, obs: Observations) -> list[Check]:
+    out: list[Check] = []
     received = obs.received(e.contact)
     for r in e.received:
         matching = [ev for ev in received if event_type(ev) == r.event and not is_machine(ev)

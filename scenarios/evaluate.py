@@ -1,26 +1,40 @@
-"""How well the integration's scoring separates planted intent from everyone else.
+"""How well the integration's scoring separates planted intent from everyone else, and how steady it is.
 
 A seeded population (see `generator`) is pushed, event by event, through the integration's
-pure engagement code — `ContactActivity.apply`, then the scorer at one fixed `as_of` — exactly
-as the pipeline would, but without servers or a database. Machine opens and scanner clicks go
-in unlabelled: telling them apart is the integration's job, and part of what is measured.
+pure engagement code - `prepare`, `ContactActivity.apply`, `signals`, `score_signals` - as the
+pipeline would, but without servers or a database. Machine opens and scanner clicks go in
+unlabelled: telling them apart is the integration's job, and part of what is measured.
+
+Each person is re-scored at the end of every simulated day, as the daily batch re-score does,
+with the category held the day before (so hysteresis works as it does in production); the
+category held at each week's end is the weekly reading. The account average every score
+compares against is the population's own, computed once (people are drawn independently, so
+the first `BASELINE_SAMPLE` are a fair sample, and the behaviour mix does not drift).
+The figures themselves are defined in measures.py.
 """
 from __future__ import annotations
 
 import json
-import statistics
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
-from integration.engagement import AccountBaseline, ContactActivity, EngagementEvent, natural_event_id, prepare, score
+from contract.categories import CATEGORIES, LOWER_BOUND
+from integration.engagement import (AccountBaseline, ContactActivity, EngagementEvent, Propensity, engagement_metrics,
+                                    natural_event_id, prepare, score_signals, signals)
 
 from . import model as m
-from .generator import PLANTED_INTENT, Population
+from .generator import Population
+from .measures import (MACHINE_ARCHETYPES, PLANTED_INTENT, Distribution, Scored, Separation, headline,
+                       separation)
+from .parallel import default_jobs, map_in_processes, report
 from .timeline import SimEvent
 
-CATEGORIES = ("hot", "warm", "cool", "cold")
-INTENT_THRESHOLD = 80  # the 'hot' band, applied to seller_likelihood / buyer_activity_score
+INTENT_THRESHOLD = LOWER_BOUND["hot"]  # applied to seller_likelihood / buyer_activity_score
+BASELINE_SAMPLE = 2000
+
+#: (activity, contact, as_of, category held until now) -> the contact's 5.3 propensity
+Scorer = Callable[[ContactActivity, m.Contact, datetime, "str | None"], Propensity]
 
 
 def to_engagement_event(event: SimEvent, campaign: m.Campaign) -> EngagementEvent:
@@ -35,101 +49,74 @@ def to_engagement_event(event: SimEvent, campaign: m.Campaign) -> EngagementEven
     )
 
 
-@dataclass(frozen=True)
-class Scored:
-    contact_id: str
-    archetype: str
-    contact_type: str
-    propensity_score: int
-    propensity_category: str
-    seller_likelihood: int | None
-    buyer_activity_score: int | None
-
-
-Scorer = Callable[[ContactActivity, m.Contact, datetime], dict[str, Any]]
-BASELINE_SAMPLE = 2000
-
-
 def integration_scorer(baseline: AccountBaseline | None = None) -> Scorer:
-    """The integration's own scorer, adapted to (activity, contact, as_of) -> 5.3 fields."""
+    """The integration's own scorer: one `signals` pass, then `score_signals` with hysteresis."""
     baseline = baseline or AccountBaseline.default()
 
-    def scorer(activity: ContactActivity, contact: m.Contact, as_of: datetime) -> dict[str, Any]:
-        return score(activity, contact.type, baseline, as_of).to_contract()
+    def scorer(activity: ContactActivity, contact: m.Contact, as_of: datetime, held: str | None) -> Propensity:
+        return score_signals(signals(activity, as_of), contact.type, baseline, as_of, activity.email_status,
+                             previous_category=held)[0]
 
     return scorer
 
 
-def activities(population: Population, limit: int | None = None) -> Iterator[tuple[m.Contact, ContactActivity, int]]:
-    """Each person's activity after all their events went through `prepare` + `apply`."""
+def _prepared(population: Population) -> Iterator[tuple[m.Contact, Iterator[EngagementEvent]]]:
     campaigns = {c.id: c for c in population.scenario().campaigns}
-    for n, (contact, events) in enumerate(population.people(), start=1):
-        if limit is not None and n > limit:
-            return
-        activity = ContactActivity(contact.id)
-        applied = 0
-        for event in events:
-            activity.apply(prepare(to_engagement_event(event, campaigns[event.campaign_id])))
-            applied += 1
-        yield contact, activity, applied
+    for contact, events in population.people():
+        yield contact, (prepare(to_engagement_event(e, campaigns[e.campaign_id])) for e in events)
 
 
 def population_baseline(population: Population, sample: int = BASELINE_SAMPLE) -> AccountBaseline:
-    """The account's average rates, as the pipeline computes them, from the first `sample` people.
+    """The account's average rates, as the pipeline computes them, from the first `sample` people."""
+    activities = []
+    for n, (contact, events) in enumerate(_prepared(population), start=1):
+        if n > sample:
+            break
+        activity = ContactActivity(contact.id)
+        for event in events:
+            activity.apply(event)
+        activities.append(activity)
+    return AccountBaseline.from_activities(activities, population.as_of)
 
-    People are drawn independently, so a prefix is a fair sample; holding every activity of a
-    100,000-person account in memory just for two averages would not be.
-    """
-    return AccountBaseline.from_activities((a for _, a, _ in activities(population, sample)), population.as_of)
+
+def follow(contact: m.Contact, events: Iterable[EngagementEvent], scorer: Scorer, start: datetime, days: int,
+           tally: dict[str, int] | None = None) -> Scored:
+    """One person through the run: events applied in time order, re-scored at every day's end."""
+    activity = ContactActivity(contact.id)
+    pending = iter(events)
+    upcoming = next(pending, None)
+    applied = 0
+    held: str | None = None
+    weekly: list[str] = []
+    propensity = None
+    for day in range(1, days + 2):
+        day_end = start + timedelta(days=day)
+        while upcoming is not None and upcoming.occurred_at < day_end:
+            activity.apply(upcoming)
+            applied += 1
+            upcoming = next(pending, None)
+        propensity = scorer(activity, contact, day_end, held)
+        held = propensity.propensity_category
+        if day % 7 == 0:
+            weekly.append(held)
+    if tally is not None:
+        tally["events"] = tally.get("events", 0) + applied
+    as_of = start + timedelta(days=days + 1)
+    return Scored(contact.id, contact.archetype or "", contact.type, propensity.propensity_score,
+                  propensity.propensity_category, propensity.seller_likelihood, propensity.buyer_activity_score,
+                  engagement_metrics(activity, as_of).open_rate, tuple(weekly))
 
 
 def score_population(population: Population, scorer: Scorer | None = None,
                      progress: Callable[[int], None] | None = None,
                      tally: dict[str, int] | None = None) -> Iterator[Scored]:
-    """Each person's score at `as_of`; `tally["events"]` counts the events streamed through."""
+    """Each person followed through the run; `tally["events"]` counts the events streamed through."""
     scorer = scorer or integration_scorer(population_baseline(population))
-    as_of = population.as_of
-    for n, (contact, activity, applied) in enumerate(activities(population), start=1):
-        if tally is not None:
-            tally["events"] = tally.get("events", 0) + applied
-        fields = scorer(activity, contact, as_of)
-        yield Scored(contact.id, contact.archetype or "", contact.type, int(fields["propensity_score"]),
-                     fields["propensity_category"], fields.get("seller_likelihood"),
-                     fields.get("buyer_activity_score"))
+    start = population.scenario().at(0)
+    for n, (contact, events) in enumerate(_prepared(population), start=1):
+        yield follow(contact, events, scorer, start, population.days, tally)
         if progress is not None:
             progress(n)
-
-
-# ---- figures -------------------------------------------------------------------------------
-
-@dataclass
-class Distribution:
-    n: int
-    min: int
-    p25: float
-    median: float
-    p75: float
-    max: int
-    categories: dict[str, int]
-
-    @classmethod
-    def of(cls, scores: list[int], categories: list[str]) -> "Distribution":
-        ordered = sorted(scores)
-        quartiles = statistics.quantiles(ordered, n=4, method="inclusive") if len(ordered) > 1 else [ordered[0]] * 3
-        return cls(len(ordered), ordered[0], round(quartiles[0], 1), round(quartiles[1], 1),
-                   round(quartiles[2], 1), ordered[-1], {c: categories.count(c) for c in CATEGORIES})
-
-
-@dataclass
-class Separation:
-    """'hot' as a detector of planted intent (sellers and buyers together, and each alone)."""
-
-    planted: int
-    hot: int
-    true_positives: int
-    precision: float | None
-    recall: float | None
-    per_intent: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,74 +130,84 @@ class Evaluation:
     by_archetype: dict[str, Distribution]
     machine_hot: int  # privacy-proxy openers and bot-clicked contacts rated hot: should be 0
     intent: Separation  # seller_likelihood / buyer_activity_score >= 80 as the detector instead
+    figures: dict[str, float | None]  # measures.headline: the names other tools read
 
     def to_json(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), sort_keys=True))
-
-
-def _ratio(a: int, b: int) -> float | None:
-    return round(a / b, 4) if b else None
+        document = json.loads(json.dumps(asdict(self), sort_keys=True))
+        document.update(document.pop("figures"))  # the headline figures are top-level keys
+        return document
 
 
 def evaluate(scored: Iterable[Scored], population: Population, tally: dict[str, int] | None = None) -> Evaluation:
     """Figures over everyone scored; reads `tally` only after `scored` is exhausted."""
+    rows = list(scored)
     by_arch: dict[str, tuple[list[int], list[str]]] = {}
-    planted = hot = tp = machine_hot = 0
-    per_intent = {kind: {"planted": 0, "hot": 0} for kind in ("seller", "buyer")}
-    intent_counts = {"flagged": 0, "true_positives": 0}
-    intent_rows = {kind: {"planted": 0, "hot": 0} for kind in ("seller", "buyer")}
-    for s in scored:
-        scores, cats = by_arch.setdefault(s.archetype, ([], []))
-        scores.append(s.propensity_score)
-        cats.append(s.propensity_category)
-        intent = PLANTED_INTENT.get(s.archetype)
-        is_hot = s.propensity_category == "hot"
-        hot += is_hot
-        if intent:
-            planted += 1
-            per_intent[intent]["planted"] += 1
-            per_intent[intent]["hot"] += is_hot
-            tp += is_hot
-        if is_hot and s.archetype in ("privacy_proxy_opener", "bot_clicker"):
-            machine_hot += 1
-        seller_flag = (s.seller_likelihood or 0) >= INTENT_THRESHOLD
-        buyer_flag = (s.buyer_activity_score or 0) >= INTENT_THRESHOLD
-        if seller_flag or buyer_flag:
-            intent_counts["flagged"] += 1
-            intent_counts["true_positives"] += bool(intent)
-        if intent:
-            intent_rows[intent]["planted"] += 1
-            intent_rows[intent]["hot"] += seller_flag if intent == "seller" else buyer_flag
-    for intent, row in per_intent.items():
-        row["recall"] = _ratio(row["hot"], row["planted"])
-    separation = Separation(planted, hot, tp, _ratio(tp, hot), _ratio(tp, planted), per_intent)
-    flagged, flagged_tp = intent_counts["flagged"], intent_counts["true_positives"]
-    for row in intent_rows.values():
-        row["recall"] = _ratio(row["hot"], row["planted"])
-    intent = Separation(planted, flagged, flagged_tp, _ratio(flagged_tp, flagged), _ratio(flagged_tp, planted),
-                        intent_rows)
+    for row in rows:
+        scores, categories = by_arch.setdefault(row.archetype, ([], []))
+        scores.append(row.propensity_score)
+        categories.append(row.propensity_category)
+
+    def intent_flag(row: Scored, intent: str | None) -> bool:
+        if intent is None:
+            return max(row.seller_likelihood, row.buyer_activity_score) >= INTENT_THRESHOLD
+        return (row.seller_likelihood if intent == "seller" else row.buyer_activity_score) >= INTENT_THRESHOLD
+
     return Evaluation(
-        contacts=sum(len(v[0]) for v in by_arch.values()), seed=population.seed, days=population.days,
+        contacts=len(rows), seed=population.seed, days=population.days,
         as_of=population.as_of.isoformat().replace("+00:00", "Z"), events=(tally or {}).get("events", 0),
-        separation=separation,
-        by_archetype={a: Distribution.of(*by_arch[a]) for a in sorted(by_arch)}, machine_hot=machine_hot,
-        intent=intent,
+        separation=separation(rows, lambda row, _intent: row.propensity_category == "hot"),
+        by_archetype={a: Distribution.of(*by_arch[a]) for a in sorted(by_arch)},
+        machine_hot=sum(r.propensity_category == "hot" for r in rows if r.archetype in MACHINE_ARCHETYPES),
+        intent=separation(rows, intent_flag),
+        figures=headline(rows),
     )
 
 
 def run(contacts: int, seed: int, days: int = 180, scorer: Scorer | None = None,
-        progress: Callable[[int], None] | None = None) -> Evaluation:
+        progress: Callable[[int], None] | None = None, jobs: int | None = None) -> Evaluation:
+    """Evaluate a seeded population; with the integration's scorer, `jobs` processes share the
+    people (default: up to 2), and the figures are the same whatever the number of processes."""
     population = Population(contacts, seed, days)
     tally = {"events": 0}
-    return evaluate(score_population(population, scorer, progress, tally), population, tally)
+    jobs = 1 if scorer is not None else (jobs or default_jobs(contacts))
+    if jobs <= 1:
+        return evaluate(score_population(population, scorer, progress, tally), population, tally)
+    baseline = population_baseline(population)
+    done = [0]
+
+    def advance(count: int) -> None:
+        done[0] += count
+        if progress is not None:
+            progress(done[0])
+
+    shares = map_in_processes(_follow_share, [(contacts, seed, days, baseline, jobs, k) for k in range(jobs)],
+                              jobs, advance)
+    rows = sorted((row for rows, _events in shares for row in rows), key=lambda pair: pair[0])
+    tally["events"] = sum(events for _rows, events in shares)
+    return evaluate((scored for _index, scored in rows), population, tally)
+
+
+def _follow_share(contacts: int, seed: int, days: int, baseline: AccountBaseline, jobs: int,
+                  share: int) -> tuple[list[tuple[int, Scored]], int]:
+    """A worker's part: every `jobs`-th person from `share` (others are skipped unsimulated)."""
+    population = Population(contacts, seed, days)
+    scorer = integration_scorer(baseline)
+    start = population.scenario().at(0)
+    tally = {"events": 0}
+    rows = []
+    for index, (contact, events) in enumerate(_prepared(population)):
+        if index % jobs == share:
+            rows.append((index, follow(contact, events, scorer, start, days, tally)))
+            report(1)
+    return rows, tally["events"]
 
 
 def render(evaluation: Evaluation, console=None) -> None:
-    from rich.console import Console
+    from rich.console import Console  # deferred: only the table view needs rich
     from rich.table import Table
 
     console = console or Console()
-    sep = evaluation.separation
+    sep, fig = evaluation.separation, evaluation.figures
     console.print(f"[bold]Evaluation[/] of {evaluation.contacts:,} contacts (seed {evaluation.seed}, "
                   f"{evaluation.days} days, {evaluation.events:,} provider events, as of {evaluation.as_of})")
     console.print(f"'hot' as a detector of planted intent: precision [bold]{_pct(sep.precision)}[/], recall "
@@ -218,17 +215,18 @@ def render(evaluation: Evaluation, console=None) -> None:
                   f"{sep.hot} hot in all)")
     for intent, row in sep.per_intent.items():
         console.print(f"  planted {intent}s: {row['hot']} of {row['planted']} hot (recall {_pct(row['recall'])})")
+    console.print(f"ranking: auc_seller [bold]{_num(fig['auc_seller'])}[/] (planted sellers vs other owners and "
+                  f"sellers, by seller_likelihood), auc_buyer [bold]{_num(fig['auc_buyer'])}[/] (planted buyers vs "
+                  f"other buyers, by buyer_activity_score)")
+    console.print(f"steadiness: weekly_category_change_rate [bold]{_pct(fig['weekly_category_change_rate'])}[/] "
+                  f"(people whose behaviour never changes), steady_cold_share [bold]{_pct(fig['steady_cold_share'])}[/] "
+                  f"(steady readers opening half their mail or more, scored cold)")
     it = evaluation.intent
     console.print(f"seller_likelihood or buyer_activity_score >= {INTENT_THRESHOLD} as the detector: precision "
-                  f"[bold]{_pct(it.precision)}[/], recall [bold]{_pct(it.recall)}[/] ({it.true_positives} of "
-                  f"{it.planted} planted; {it.hot} flagged in all)")
-    for intent, row in it.per_intent.items():
-        score_name = "seller_likelihood" if intent == "seller" else "buyer_activity_score"
-        console.print(f"  planted {intent}s: {row['hot']} of {row['planted']} with {score_name} >= "
-                      f"{INTENT_THRESHOLD} (recall {_pct(row['recall'])})")
+                  f"[bold]{_pct(it.precision)}[/], recall [bold]{_pct(it.recall)}[/]")
     console.print(f"machine-only engagement rated hot: [bold]{evaluation.machine_hot}[/] (privacy-proxy openers, bot-clicked)")
     table = Table(title="Propensity score by archetype")
-    for column in ("archetype", "n", "min", "p25", "median", "p75", "max", "hot", "warm", "cool", "cold"):
+    for column in ("archetype", "n", "min", "p25", "median", "p75", "max", *CATEGORIES):
         table.add_column(column, justify="left" if column == "archetype" else "right", no_wrap=True)
     for name, d in evaluation.by_archetype.items():
         planted = " *" if name in PLANTED_INTENT else ""
@@ -240,3 +238,7 @@ def render(evaluation: Evaluation, console=None) -> None:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

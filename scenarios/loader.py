@@ -261,6 +261,7 @@ def _expectation(raw: dict[str, Any], index: int, last_day: int) -> m.Expectatio
 
     return m.Expectation(
         contact=raw["contact"], day=raw.get("day", last_day), index=index, note=raw.get("note"),
+        until_day=raw.get("until_day"), weekly_moves_at_most=raw.get("weekly_moves_at_most"),
         propensity_score=rng("propensity_score"), category=raw.get("category"),
         category_not=tuple(raw.get("category_not", ())),
         seller_likelihood=rng("seller_likelihood"), buyer_activity_score=rng("buyer_activity_score"),
@@ -400,10 +401,12 @@ def _semantic_problems(s: m.Scenario, data: dict[str, Any]) -> Iterable[tuple[Pa
             yield base + ("contact",), _unknown("contact", e.contact, known.contacts)
         if e.day > end:
             yield base + ("day",), _after_end(e.day, end)
-        for key in ("no_email_after_day", "nothing_pushed_after_day"):
+        for key in ("no_email_after_day", "nothing_pushed_after_day", "until_day"):
             day = getattr(e, key)
             if day is not None and day > end:
                 yield base + (key,), _after_end(day, end)
+        if e.until_day is not None and e.until_day < e.day:
+            yield base + ("until_day",), f"until_day {e.until_day} is before day {e.day}"
         for j, r in enumerate(e.received):
             if r.campaign is not None and r.campaign not in known.campaigns:
                 yield base + ("received", j, "campaign"), _unknown("campaign", r.campaign, known.campaigns)

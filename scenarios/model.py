@@ -205,6 +205,8 @@ class Expectation:
     day: int
     index: int  # position in the file, so messages can point at `expect[3]`
     note: str | None = None
+    until_day: int | None = None  # score/category checks hold every day from `day` to this one
+    weekly_moves_at_most: int | None = None  # bands between the categories held at consecutive week ends
     propensity_score: Range | None = None
     category: str | None = None
     category_not: tuple[str, ...] = ()
@@ -223,7 +225,8 @@ class Expectation:
 
     @property
     def label(self) -> str:
-        return f"expect[{self.index}] {self.contact} @ day {self.day}" + (f" ({self.note})" if self.note else "")
+        days = f"days {self.day}-{self.until_day}" if self.until_day is not None else f"day {self.day}"
+        return f"expect[{self.index}] {self.contact} @ {days}" + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)

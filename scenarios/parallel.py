@@ -39,15 +39,52 @@ def _init(progress_queue) -> None:
     _queue = progress_queue
 
 
-def _report(name: str, day: int, days: int) -> None:
+def report(*item: Any) -> None:
+    """Send a progress item from a worker to the parent (a no-op outside a pool)."""
     if _queue is not None:
-        _queue.put((name, day, days))
+        _queue.put(item)
+
+
+def map_in_processes(work: Callable[..., Any], arguments: Sequence[tuple], jobs: int,
+                     progress: Callable[..., None] | None = None,
+                     on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
+    """`[work(*args) for args in arguments]`, `jobs` at a time in forked processes, in order.
+
+    Workers send progress with `report(...)`; the parent passes each item to `progress(*item)`,
+    and each result to `on_done(index, result)` as soon as it is ready.
+    """
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    progress_queue = context.Queue()
+    results: list[Any] = [None] * len(arguments)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init,
+                             initargs=(progress_queue,)) as pool:
+        pending: dict[Future, int] = {pool.submit(work, *args): i for i, args in enumerate(arguments)}
+        while pending:
+            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            _drain_items(progress_queue, progress)
+            for future in done:
+                index = pending.pop(future)
+                results[index] = future.result()
+                if on_done:
+                    on_done(index, results[index])
+        _drain_items(progress_queue, progress)
+    return results
+
+
+def _drain_items(progress_queue, progress: Callable[..., None] | None) -> None:
+    while True:
+        try:
+            item = progress_queue.get_nowait()
+        except queue_module.Empty:
+            return
+        if progress:
+            progress(*item)
 
 
 def _replay_one(scenario: m.Scenario, seed: int | None) -> dict[str, Any]:
     from .replay import replay
 
-    return replay(scenario, seed=seed, progress=_report)
+    return replay(scenario, seed=seed, progress=report)
 
 
 def replay_many(scenarios: Sequence[m.Scenario], *, seed: int | None = None, jobs: int | None = None,
@@ -68,30 +105,10 @@ def replay_many(scenarios: Sequence[m.Scenario], *, seed: int | None = None, job
                 on_result(result)
             results.append(result)
         return results
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    progress_queue = context.Queue()
-    order = sorted(range(len(scenarios)), key=lambda i: -_cost(scenarios[i]))
-    results: list[dict[str, Any] | None] = [None] * len(scenarios)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init,
-                             initargs=(progress_queue,)) as pool:
-        pending: dict[Future, int] = {pool.submit(_replay_one, scenarios[i], seed): i for i in order}
-        while pending:
-            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            _drain(progress_queue, progress)
-            for future in done:
-                index = pending.pop(future)
-                results[index] = future.result()
-                if on_result:
-                    on_result(results[index])
-        _drain(progress_queue, progress)
-    return [r for r in results if r is not None]
-
-
-def _drain(progress_queue, progress: Progress | None) -> None:
-    while True:
-        try:
-            name, day, days = progress_queue.get_nowait()
-        except queue_module.Empty:
-            return
-        if progress:
-            progress(name, day, days)
+    order = sorted(range(len(scenarios)), key=lambda i: -_cost(scenarios[i]))  # longest first
+    done = map_in_processes(_replay_one, [(scenarios[i], seed) for i in order], jobs, progress,
+                            on_done=lambda _position, result: on_result(result) if on_result else None)
+    results: list[dict[str, Any]] = [{}] * len(scenarios)
+    for index, result in zip(order, done):
+        results[index] = result
+    return results

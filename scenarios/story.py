@@ -13,6 +13,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from contract.categories import rank
+
 CATEGORY_STYLE = {"hot": "bold red", "warm": "dark_orange", "cool": "cyan", "cold": "grey58"}
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
@@ -141,8 +143,10 @@ def key_moments(result: dict, contact: dict) -> list[tuple[str, str]]:
 
 
 def category_runs(points: list[dict]) -> tuple[list[dict], int]:
-    """The first point of each stretch in one category, leaving out stretches of a single day
-    (unless it is the last), which would bury the story; returns them and how many were left out."""
+    """The first point of each stretch in one category. Stretches of a single day (unless the
+    last) are left out: passing through a category on the way up or down (cool, one day warm,
+    then hot) silently, a swing there and back (cool, one day warm, cool again) counted, so the
+    story can say how many it left out."""
     runs: list[tuple[dict, int]] = []  # (first point, days held)
     for i, point in enumerate(points):
         category = point.get("propensity_category")
@@ -157,12 +161,21 @@ def category_runs(points: list[dict]) -> tuple[list[dict], int]:
     swings = 0
     for index, (first, held) in enumerate(runs):
         if held < 2 and index != len(runs) - 1:
-            swings += 1
+            if not _passing_through(runs, index):
+                swings += 1
             continue
         if kept and kept[-1]["propensity_category"] == first["propensity_category"]:
             continue  # the same category again once a one-day swing is left out
         kept.append(first)
     return kept, swings
+
+
+def _passing_through(runs: list[tuple[dict, int]], index: int) -> bool:
+    """A one-day stretch strictly between the categories before and after it."""
+    if index == 0:
+        return False
+    before, here, after = (rank(runs[i][0]["propensity_category"]) for i in (index - 1, index, index + 1))
+    return min(before, after) < here < max(before, after)
 
 
 def received_panel(result: dict, contact: dict) -> Panel:

@@ -9,7 +9,8 @@ The flow other rooms wire up::
         activity.apply(event)                                           # activity (idempotent)
     engagement_metrics(activity, as_of)  -> 5.2                         # metrics
     campaign_participation(activity)     -> 5.4
-    score(activity, contact_type, baseline, as_of) -> 5.3               # scoring
+    sig = signals(activity, as_of)                                      # signals: what scoring reads
+    score_signals(sig, contact_type, baseline, as_of, previous_category=held) -> 5.3   # scoring
 
 See docs/scoring.md for every definition and parameter.
 """
@@ -21,11 +22,12 @@ from .activity import ContactActivity
 from .content import DEFAULT_CONTENT_RULES, ContentRule, ContentRules, categorise_campaign, categorise_link
 from .events import CONTRACT_EVENT_TYPES, EVENT_TYPES, INTERNAL_EVENT_TYPES, EngagementEvent, natural_event_id
 from .machine import DEFAULT_MACHINE_RULES, MachineRules, flag_intrinsic
-from .metrics import CampaignParticipation, EngagementMetrics, Signals, campaign_participation, engagement_metrics, signals
+from .metrics import CampaignParticipation, EngagementMetrics, campaign_participation, engagement_metrics
 from .providers import (ParseResult, ProviderPayloadError, SignatureError, VerifiedWebhook, parse_resend_event,
                         unsubscribe_event, verify_resend_signature)
 from .scoring import AccountBaseline, Propensity, categorise, score, score_signals
 from .scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
+from .signals import Signals, signals
 
 
 def prepare(event: EngagementEvent, machine_rules: MachineRules = DEFAULT_MACHINE_RULES,

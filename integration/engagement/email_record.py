@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import zlib
 
-from .machine import MachineRules, classify_clicks, classify_opens
+from .content import CATEGORIES, CATEGORY_CODE, ContentRules, categorise_campaign, categorise_link
+from .events import EngagementEvent
+from .machine import REASON_CODE, MachineRules, classify_clicks, classify_opens, is_human_proxy
 
 DAY = 86_400
 
@@ -47,6 +49,79 @@ class EmailRecord:
         self.opens: list[list[int]] = []   # [ts, intrinsic reason code, human proxy 0/1], by ts
         self.clicks: list[list[int]] = []  # [ts, url key, category code, intrinsic reason code], by ts
         self.contrib: tuple | None = None
+
+    def record(self, event: EngagementEvent, ts: int, machine_rules: MachineRules,
+               content_rules: ContentRules) -> bool:
+        """Fold one event into this email's record; False when the record already had it.
+
+        The same open (second) or click (second and link) seen again with another verdict merges
+        to the human one, so the outcome does not depend on which copy arrived first.
+        """
+        changed = self._note(event, ts, content_rules)
+        etype = event.event_type
+        if etype == "opened":
+            return self._open(event, ts, machine_rules) or changed
+        if etype == "clicked":
+            return self._click(event, ts, content_rules) or changed
+        flag = FLAG_OF.get(etype, 0)
+        if etype == "bounced" and event.bounce_type == "hard":
+            flag |= HARD_BOUNCE
+        if flag & ~self.flags:
+            self.flags |= flag
+            changed = True
+        if etype == "sent" and (self.sent_ts is None or ts < self.sent_ts):
+            self.sent_ts = ts
+            changed = True
+        if etype == "delivered" and (self.delivered_ts is None or ts < self.delivered_ts):
+            self.delivered_ts = ts
+            changed = True
+        return changed
+
+    def _note(self, event: EngagementEvent, ts: int, content_rules: ContentRules) -> bool:
+        """What any event tells about the email itself: campaign, kind, first human-looking time."""
+        changed = False
+        if not event.machine and (self.first_ts is None or ts < self.first_ts):
+            self.first_ts = ts
+            changed = True
+        if event.campaign_id and self.campaign_id is None:
+            self.campaign_id = event.campaign_id
+            changed = True
+        if event.campaign_name and self.campaign_name is None:
+            self.campaign_name = event.campaign_name
+            changed = True
+        if event.campaign_kind and self.kind == 0:
+            self.kind = CATEGORY_CODE[categorise_campaign(event.campaign_kind, content_rules)]
+            changed = changed or self.kind != 0
+        return changed
+
+    def _open(self, event: EngagementEvent, ts: int, machine_rules: MachineRules) -> bool:
+        code = _intrinsic_code(event)
+        proxy = int(is_human_proxy(event, machine_rules))
+        for row in self.opens:
+            if row[0] == ts:  # the same open again: merge verdicts, human wins (order-free)
+                merged = [ts, min(row[1], code), max(row[2], proxy)]
+                if merged == row:
+                    return False
+                row[:] = merged
+                return True
+        self.opens.append([ts, code, proxy])
+        self.opens.sort()
+        return True
+
+    def _click(self, event: EngagementEvent, ts: int, content_rules: ContentRules) -> bool:
+        key = url_key(event.url)
+        code = _intrinsic_code(event)
+        for row in self.clicks:
+            if row[0] == ts and row[1] == key:  # the same click again: human wins (order-free)
+                if code >= row[3]:
+                    return False
+                row[3] = code
+                return True
+        category = event.link_category or categorise_link(
+            event.url, CATEGORIES[self.kind] if self.kind else event.campaign_kind, content_rules)
+        self.clicks.append([ts, key, CATEGORY_CODE.get(category, 0), code])
+        self.clicks.sort()
+        return True
 
     def anchor(self) -> int:
         """When the email went out: sent, else delivered, else its earliest human-looking event.
@@ -97,6 +172,11 @@ class EmailRecord:
             len(machine) - n_machine_opens, first, human_opens[-1] if human_opens else None,
             tuple(human_clicks), tuple(machine), anchor if sent else None, self.kind,
         )
+
+
+def _intrinsic_code(event: EngagementEvent) -> int:
+    """0 for a human-looking event, else the code of the reason it was flagged with."""
+    return REASON_CODE.get(event.machine_reason or "provider_flagged", 7) if event.machine else 0
 
 
 #: Marks an email restored from JSON whose contribution is computed only when first needed, so

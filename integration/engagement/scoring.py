@@ -1,18 +1,29 @@
-"""Propensity scoring, spec section 6, as written.
+"""Propensity scoring: spec section 6's methodology, its free parameters chosen to be steady.
 
-    propensity = clamp(base + recency + trend + content, 0, 100)
-    base     = open points (+/-20) + click points (+/-20): the contact's rates against the account's
-    recency  = opened in 7 days 15, else in 30 days 10; clicked likewise (max 30)
-    trend    = increasing 30, stable 15, decreasing 0, inactive 0
-    content  = clicked valuation 10, listing 10, financing 5 (within 30 days)
+Each intent score is the spec's sum over the signals of that intent (docs/scoring.md, section 6)::
 
-`seller_likelihood` and `buyer_activity_score` are the same sum taken over the intent's own
-content (seller: market updates and valuation; buyer: listings and financing, plus a surge bonus
-for many distinct properties in a week), then weighed by how well the intent fits the contact's
-type (an owner's buyer score counts for 0.3). Every number is in `ScoringConfig`.
+    seller_likelihood    = affinity_seller x clamp(shared + clicked[seller] + content[seller])
+    buyer_activity_score = affinity_buyer  x clamp(shared + clicked[buyer]  + content[buyer] + surge)
+    shared   = open points (+20 / -10) + click points (+20 / -10): the contact's rates, shrunk toward
+               the account average by the evidence behind them, against that average
+             + 15 x fading recency of the newest human open or click
+             + trend: 15 +/- 15 in proportion to how far the short engagement rate is above or
+               below the long one, beyond a stable band (inactive: 0)
+    clicked  = 15 x the intent's clicks as a fading count, capped at one fresh click
+    content  = the spec's valuation 10 / listing 10 / financing 5, fading like recency
+    surge    = 5 per distinct property clicked in 7 days beyond the first (max 20)
 
-All terms only grow with more human engagement, so a later human open or click never lowers a
-score at a fixed `as_of`; machine events only ever remove engagement.
+`propensity_score` is the larger intent score: the propensity of the contact to do what its
+strongest intent says. One rule then gives everything the agent reads: its band
+(`contract.categories`) is `propensity_category` and the category with that intent is
+`recommended_action`, so "warm" never comes with "call". Hysteresis: a contact keeps the category
+it held until the score falls more than `category_hysteresis` points below that band, and
+meanwhile `propensity_score` shows the band's lower bound, so the category is always the band of
+the score AgentBuddy sees.
+
+Every term only grows with more human engagement later than what is already recorded, so a new
+open or click never lowers a score; machine events only ever remove engagement. Every number is
+in `ScoringConfig`.
 """
 from __future__ import annotations
 
@@ -20,20 +31,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from .activity import B_CLICKED, B_DELIVERED, B_OPENED, DAY, ContactActivity
+from contract.categories import CATEGORIES, LOWER_BOUND, category_for, rank
+
+from .activity import DAY, ContactActivity
 from .content import CATEGORY_CODE
 from .events import iso
-from .machine import REASON_WORDS
-from .metrics import Signals, signals
+from .factors import factors
+from .ledger import B_CLICKED, B_DELIVERED, B_OPENED
 from .scoring_config import DEFAULT_SCORING_CONFIG, ScoringConfig
+from .signals import Signals, recency, signals
 
-CATEGORIES = ("hot", "warm", "cool", "cold")
-_LISTING = CATEGORY_CODE["listing"]
+__all__ = ["CATEGORIES", "AccountBaseline", "Breakdown", "Propensity", "categorise", "score", "score_signals"]
 
 
 @dataclass(frozen=True)
 class AccountBaseline:
-    """The account's average human open and click rates (per delivered email, rate window).
+    """The account's average human open and click rates (per delivered email, last 90 days).
 
     Pooled with the configured default weighted as `baseline_prior_deliveries` emails, so a new
     or small account scores against a sensible average and a big one against its own.
@@ -59,12 +72,12 @@ class AccountBaseline:
     @classmethod
     def from_activities(cls, activities: Iterable[ContactActivity], as_of: datetime,
                         config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> AccountBaseline:
-        """Sum the rate-window buckets of every contact of the account (one pass, no sorting)."""
+        """Sum the last 90 days' buckets of every contact of the account (one pass, no sorting)."""
         today = int(as_of.timestamp()) // DAY
-        first = today - config.rate_window_days + 1
+        first = today - config.factor_rate_days + 1
         delivered = opened = clicked = 0
         for activity in activities:
-            for day, row in activity.buckets.items():
+            for day, row in activity.ledger.buckets.items():
                 if first <= day <= today:
                     delivered += row[B_DELIVERED]
                     opened += row[B_OPENED]
@@ -94,201 +107,140 @@ class Propensity:
 
 
 @dataclass(frozen=True)
+class Intent:
+    """One intent score's terms (before the contact-type affinity)."""
+
+    recency: float
+    content: float
+    surge: float
+    raw: int
+    score: int
+
+
+@dataclass(frozen=True)
 class Breakdown:
     """The terms of each score, for docs, debugging and the stories' arithmetic."""
 
     open_points: float
     click_points: float
-    recency: float
     trend: float
-    content: float
-    seller_recency: float
-    seller_content: float
-    buyer_recency: float
-    buyer_content: float
-    buyer_surge: float
-    seller_raw: float
-    buyer_raw: float
+    seller: Intent
+    buyer: Intent
     affinity: tuple[float, float]
 
 
-def score(activity: ContactActivity, contact_type: str | None, baseline: AccountBaseline,
-          as_of: datetime, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> Propensity:
-    """Score one contact as of `as_of` (`score_updated_at`)."""
+def score(activity: ContactActivity, contact_type: str | None, baseline: AccountBaseline, as_of: datetime,
+          config: ScoringConfig = DEFAULT_SCORING_CONFIG, *, previous_category: str | None = None) -> Propensity:
+    """Score one contact as of `as_of` (`score_updated_at`); `previous_category` is the category
+    it held until now (for hysteresis), None when it has none."""
     return score_signals(signals(activity, as_of, config), contact_type, baseline, as_of,
-                         activity.email_status, config)[0]
+                         activity.email_status, config, previous_category=previous_category)[0]
 
 
 def score_signals(sig: Signals, contact_type: str | None, baseline: AccountBaseline, as_of: datetime,
-                  email_status: str = "subscribed", config: ScoringConfig = DEFAULT_SCORING_CONFIG,
-                  ) -> tuple[Propensity, Breakdown]:
-    open_pts = _rate_points(sig.window_opened, sig.window_delivered, baseline.open_rate,
-                            config.open_points_max, config.open_full_scale)
-    click_pts = _rate_points(sig.window_clicked, sig.window_delivered, baseline.click_rate,
-                             config.click_points_max, config.click_full_scale)
+                  email_status: str = "subscribed", config: ScoringConfig = DEFAULT_SCORING_CONFIG, *,
+                  previous_category: str | None = None) -> tuple[Propensity, Breakdown]:
+    open_pts = _rate_points(sig.rate_opened, sig.rate_delivered, baseline.open_rate, config.open_prior_emails,
+                            config.open_points_max, config.open_shortfall_points, config.open_full_scale)
+    click_pts = _rate_points(sig.rate_clicked, sig.rate_delivered, baseline.click_rate, config.click_prior_emails,
+                             config.click_points_max, config.click_shortfall_points, config.click_full_scale)
     base = open_pts + click_pts
-    trend = config.trend_points[sig.trend]
-    now = sig.as_of_ts
-
-    recency = _recency(now, sig.last_engaged_ts, sig.last_click_ts, config)
-    content = _content(sig, config.content_points)
-    propensity = _clamp(base + recency + trend + content)
-
-    seller_codes = [CATEGORY_CODE[c] for c in config.seller_categories]
-    buyer_codes = [CATEGORY_CODE[c] for c in config.buyer_categories]
-    seller_recency = _recency(now, _latest(sig.last_engaged_by_kind, seller_codes),
-                              _latest(sig.last_click_by_category, seller_codes), config)
-    buyer_recency = _recency(now, _latest(sig.last_engaged_by_kind, buyer_codes),
-                             _latest(sig.last_click_by_category, buyer_codes), config)
-    seller_content = _content(sig, config.seller_content_points)
-    buyer_content = _content(sig, config.buyer_content_points)
-    surge = _buyer_surge(sig, buyer_codes, config)
-    seller_raw = _clamp(base + seller_recency + trend + seller_content)
-    buyer_raw = _clamp(base + buyer_recency + trend + buyer_content + surge)
+    trend = trend_points(sig, config)
     affinity = config.intent_affinity.get(contact_type or "", config.default_affinity)
-    seller = round(affinity[0] * seller_raw)
-    buyer = round(affinity[1] * buyer_raw)
-
-    category = categorise(propensity, config)
-    action = _action(propensity, seller, buyer, contact_type, sig, email_status, config)
-    factors = _factors(sig, open_pts, baseline, seller >= buyer, config)
-    breakdown = Breakdown(open_pts, click_pts, recency, trend, content, seller_recency, seller_content,
-                          buyer_recency, buyer_content, surge, seller_raw, buyer_raw, affinity)
-    result = Propensity(propensity, category, seller, buyer, action, as_of.astimezone(timezone.utc), factors)
-    return result, breakdown
-
-
-def categorise(value: int, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> str:
-    if value >= config.hot_min:
-        return "hot"
-    if value >= config.warm_min:
-        return "warm"
-    if value >= config.cool_min:
-        return "cool"
-    return "cold"
+    opened = 0.0 if sig.last_engaged_ts is None else recency(sig.as_of_ts - sig.last_engaged_ts, config)
+    shared = base + trend + config.opened_points * opened
+    seller = _intent(sig, shared, affinity[0], config.seller_click_categories, 0.0, config)
+    buyer = _intent(sig, shared, affinity[1], config.buyer_click_categories, _surge(sig, config), config)
+    seller_first = seller.score >= buyer.score
+    leading = seller.score if seller_first else buyer.score
+    category = categorise(leading, previous_category, config)
+    # Held within the margin, the score shown is the held band's floor: score and category always
+    # agree (the contract's rule), and the number does not wobble while the category holds.
+    propensity = max(leading, LOWER_BOUND[category])
+    action = _action(category, "seller" if seller_first else "buyer", email_status, config)
+    result = Propensity(propensity, category, seller.score, buyer.score, action, as_of.astimezone(timezone.utc),
+                        factors(sig, open_pts, seller_first, config))
+    return result, Breakdown(open_pts, click_pts, trend, seller, buyer, affinity)
 
 
-def _rate_points(part: int, delivered: int, average: float, maximum: float, full_scale: float) -> float:
-    """Piecewise linear in the rate: -maximum at 0, 0 at the average, +maximum at (1 + full_scale) x
-    the average and beyond. The rate is capped at 1 (opens of emails whose delivery webhook was
-    lost); with nothing delivered it is 1 if anything was opened, else there is no evidence: 0."""
-    if delivered == 0:
-        if part == 0:
-            return 0.0
-        rate = 1.0
-    else:
-        rate = min(1.0, part / delivered)
+def categorise(value: float, previous: str | None = None, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> str:
+    """The band of `value` (`contract.categories`), with hysteresis against `previous`.
+
+    Moving up takes only the band's lower bound; moving down takes falling more than
+    `category_hysteresis` points below the bound of the category held. So a score wandering
+    around 60 does not turn a contact warm, cool, warm, cool week after week.
+    """
+    plain = category_for(value)
+    if previous not in LOWER_BOUND or rank(plain) <= rank(previous):
+        return plain
+    lowered = category_for(value + config.category_hysteresis)
+    return previous if rank(lowered) <= rank(previous) else lowered
+
+
+def trend_points(sig: Signals, config: ScoringConfig = DEFAULT_SCORING_CONFIG) -> float:
+    """Stable's points, plus or minus up to the spread to increasing/decreasing, in proportion to
+    how far the short rate is from the long one beyond the stable band."""
+    points = config.trend_points
+    if sig.trend == "inactive":
+        return points["inactive"]
+    band, delta = config.trend_stable_band, sig.trend_delta
+    full = config.trend_full_delta if delta >= 0 else config.trend_full_drop
+    share = 0.0 if abs(delta) <= band else min(1.0, (abs(delta) - band) / (full - band))
+    share = share if delta >= 0 else -share
+    if share >= 0:
+        return points["stable"] + share * (points["increasing"] - points["stable"])
+    return points["stable"] + share * (points["stable"] - points["decreasing"])
+
+
+def _rate_points(part: float, delivered: float, average: float, prior: float, maximum: float,
+                 shortfall: float, full_scale: float) -> float:
+    """The shrunk rate against the average: 0 at the average (and with no evidence), +maximum at
+    `(1 + full_scale) x` the average and beyond, -shortfall at a rate of 0."""
+    rate = min(1.0, (part + prior * average) / (delivered + prior)) if delivered + prior else average
     if rate <= average:
-        return maximum * (rate - average) / average
+        return shortfall * (rate - average) / average
     return maximum * min(1.0, (rate - average) / (average * full_scale))
 
 
-def _buyer_surge(sig: Signals, buyer_codes: list[int], config: ScoringConfig) -> float:
-    """Many properties in a week, and a burst of listing emails read: an active search."""
-    extra_properties = max(0, sig.distinct_links_by_category[_LISTING] - 1)
-    points = min(config.property_points_max, config.property_points * extra_properties)
-    if sum(sig.engaged_by_kind_recent[c] for c in buyer_codes) >= config.surge_min_emails:
-        points += config.surge_points
-    return points
+def _intent(sig: Signals, shared: float, affinity: float, click_categories: tuple[str, ...], surge: float,
+            config: ScoringConfig) -> Intent:
+    """The shared terms plus what only this intent's clicks earn: clicked recency and content."""
+    clicked = config.clicked_points * _evidence(sig, click_categories, config)
+    content = sum(config.content_points.get(c, 0.0) * _evidence(sig, (c,), config, config.content_clicks_max.get(c, 1.0))
+                  for c in click_categories)
+    raw = _clamp(shared + clicked + content + surge)
+    return Intent(clicked, content, surge, raw, _clamp(affinity * raw))
 
 
-def _recency(now: int, last_engaged: int | None, last_click: int | None, config: ScoringConfig) -> float:
-    points = 0.0
-    for last, short, long_ in ((last_engaged, config.opened_short_points, config.opened_long_points),
-                               (last_click, config.clicked_short_points, config.clicked_long_points)):
-        if last is None:
-            continue
-        age = now - last
-        if age < config.recency_short_days * DAY:
-            points += short
-        elif age < config.recency_long_days * DAY:
-            points += long_
-    return points
+def _evidence(sig: Signals, categories: tuple[str, ...], config: ScoringConfig, cap: float = 1.0) -> float:
+    """Clicks in these categories as a decayed count (a fresh click is 1), capped."""
+    total = 0.0
+    for category in categories:
+        for age in sig.click_ages_by_category[CATEGORY_CODE[category]]:
+            total += recency(age, config)
+            if total >= cap:
+                return cap
+    return total
 
 
-def _content(sig: Signals, points: dict[str, float]) -> float:
-    return sum(value for name, value in points.items() if sig.clicks_by_category[CATEGORY_CODE[name]])
-
-
-def _latest(values: tuple[int | None, ...], codes: list[int]) -> int | None:
-    found = [values[c] for c in codes if values[c] is not None]
-    return max(found) if found else None
+def _surge(sig: Signals, config: ScoringConfig) -> float:
+    """Many properties in a week: an active search."""
+    extra = max(0, sig.distinct_links_by_category[CATEGORY_CODE["listing"]] - 1)
+    return min(config.property_points_max, config.property_points * extra)
 
 
 def _clamp(value: float) -> int:
     return int(max(0, min(100, round(value))))
 
 
-def _action(propensity: int, seller: int, buyer: int, contact_type: str | None, sig: Signals,
-            email_status: str, config: ScoringConfig) -> str:
-    """By the category of the contact's strongest reading (overall or its primary intent)."""
+def _action(category: str, intent: str, email_status: str, config: ScoringConfig) -> str:
+    """One rule: the category (and, when hot, the intent that made it so) names the action; only
+    a closed email channel overrides it, because then the advice must not be to email."""
     actions = config.actions
     if email_status == "bounced":
         return actions["bounced"]
     if email_status in ("unsubscribed", "complained"):
         return actions["unsubscribed"]
-    if contact_type in ("owner", "seller"):
-        intent = "seller"
-    elif contact_type == "buyer":
-        intent = "buyer"
-    else:
-        intent = "seller" if seller >= buyer else "buyer"
-    category = categorise(max(propensity, seller if intent == "seller" else buyer), config)
     if category == "hot":
         return actions[f"hot_{intent}"]
-    if category == "cool" and sig.trend in ("decreasing", "inactive"):
-        return actions["cool_fading"]
     return actions[category]
-
-
-def _within(ages: tuple[int, ...]) -> str:
-    """The tightest of 7 / 14 / 30 days that holds every age."""
-    oldest = max(ages)
-    for days in (7, 14, 30):
-        if oldest < days * DAY:
-            return f"{days} days"
-    return f"{-(-oldest // DAY)} days"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _factors(sig: Signals, open_pts: float, baseline: AccountBaseline, seller_first: bool,
-             config: ScoringConfig) -> tuple[str, ...]:
-    """Short sentences in the spec's style, strongest signal of the contact's intent first."""
-    out: list[str] = []
-    clicks = {name: sig.clicks_by_category[code] for name, code in CATEGORY_CODE.items()}
-    seller_lines, buyer_lines = [], []
-    if clicks["valuation"]:
-        seller_lines.append(f"{_plural(len(clicks['valuation']), 'valuation link click')} in {_within(clicks['valuation'])}")
-    if clicks["market_update"]:
-        seller_lines.append(f"{_plural(len(clicks['market_update']), 'market update click')} in {_within(clicks['market_update'])}")
-    if clicks["listing"]:
-        buyer_lines.append(f"{_plural(len(clicks['listing']), 'property click')} in {_within(clicks['listing'])}")
-    listing_opened = sig.engaged_by_kind_recent[_LISTING]
-    if listing_opened >= 2:
-        buyer_lines.append(f"{listing_opened} listing emails opened in {config.surge_window_days} days")
-    if clicks["financing"]:
-        buyer_lines.append(f"{_plural(len(clicks['financing']), 'financing link click')} in {_within(clicks['financing'])}")
-    out += seller_lines + buyer_lines if seller_first else buyer_lines + seller_lines
-    if sig.recent_delivered and sig.recent_opened:
-        out.insert(0 if seller_first else len(out),
-                   f"{sig.recent_opened}/{sig.recent_delivered} emails opened in {config.trend_recent_days} days")
-    if sig.window_delivered and abs(open_pts) >= config.open_points_max / 4:
-        rate = round(100 * sig.window_opened / sig.window_delivered)
-        side = "above" if open_pts > 0 else "below"
-        out.append(f"{rate}% open rate ({side} average)")
-    out.append(f"engagement trend: {sig.trend}")
-    if sig.trend == "inactive" and sig.delivered_ever:
-        out.append(f"no opens or clicks in {config.trend_inactive_days} days")
-    for kind, total in (("open", sig.machine_opens), ("click", sig.machine_clicks)):
-        if total:
-            words = sorted({REASON_WORDS[r] for r, n in sig.machine_reasons.items()
-                            if n and r != "provider_flagged" and (r in _OPEN_REASONS) == (kind == "open")})
-            reason = f" ({', '.join(words)})" if words else ""
-            out.append(f"{_plural(total, 'machine ' + kind)} excluded{reason}")
-    return tuple(out[: config.max_factors])
-
-
-_OPEN_REASONS = frozenset({"privacy_proxy", "apple_proxy_ip", "open_at_delivery"})

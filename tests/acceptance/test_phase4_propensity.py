@@ -10,15 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 from .support import Broadcast, parse_iso
+from contract.categories import category_for
 from integration.engagement.pipeline import rescore
 from integration.sync.conflicts import is_emailable
 from integration.web.service import rescore_due
-
-CATEGORIES = [(80, "hot"), (60, "warm"), (40, "cool"), (0, "cold")]  # spec 6: score ranges
-
-
-def _category(score: int) -> str:
-    return next(name for floor, name in CATEGORIES if score >= floor)
 
 
 def _daily_service_pass(broadcast: Broadcast) -> list[rescore.RescoreSummary]:
@@ -49,7 +44,7 @@ def test_propensity_scores_calculated_for_all_contacts(synced: Broadcast):
     for contact_id in contacts:
         score = scores[contact_id]
         assert 0 <= score["propensity_score"] <= 100
-        assert score["propensity_category"] == _category(score["propensity_score"]), contact_id
+        assert score["propensity_category"] == category_for(score["propensity_score"]), contact_id  # spec 6 bands
         assert score["recommended_action"], contact_id
 
     theirs = _agentbuddy_propensity(synced)

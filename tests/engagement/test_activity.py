@@ -103,7 +103,7 @@ def test_machine_events_are_kept_apart_and_never_counted():
     act = activity_of(events)
     m = engagement_metrics(act, T0 + days(1))
     assert (m.total_opens, m.total_clicks, m.open_rate, m.last_opened_at) == (0, 0, 0.0, None)
-    assert act.machine_reason_counts() == {"privacy_proxy": 1, "scanner_user_agent": 1}
+    assert act.ledger.machine_reason_counts() == {"privacy_proxy": 1, "scanner_user_agent": 1}
     assert [r.status for r in campaign_participation(act)] == ["delivered"]
 
 
@@ -113,12 +113,12 @@ def test_old_detail_is_folded_away_but_lifetime_counts_stay():
         sent = T0 + days(7 * week)
         events += [*delivered_email(f"w{week}", sent), ev("opened", sent + minutes(60), f"w{week}")]
     act = activity_of(events)
-    assert act.counter("delivered") == 40 and act.counter("opens") == 40
-    assert len(act.sends) <= 19 and min(act.buckets) >= act.horizon_day - 120
+    assert act.ledger.counter("delivered") == 40 and act.ledger.counter("opens") == 40
+    assert len(act.sends) <= 19 and min(act.ledger.buckets) >= act.horizon_day - 120
     assert len(campaign_participation(act)) == 40
     # A webhook for an email folded long ago is ignored rather than counted twice.
     assert act.apply(ev("opened", T0 + days(1), "w0")) is False
-    assert act.counter("opens") == 40 and act.ignored_late == 1
+    assert act.ledger.counter("opens") == 40 and act.ignored_late == 1
     # ... and the last-* times survive folding.
     assert engagement_metrics(act, T0 + days(300)).last_opened_at == T0 + days(7 * 39) + minutes(60)
 

@@ -33,15 +33,15 @@ def test_gmail_image_proxy_is_a_human_open_even_right_at_delivery():
     event = ev("opened", T0 + timedelta(seconds=20), ua=GMAIL_UA, ip="17.1.1.1")
     assert not event.machine
     act = activity_of([*delivered_email("e1", T0), event])
-    assert act.counter("opens") == 1 and act.counter("machine_opens") == 0
+    assert act.ledger.counter("opens") == 1 and act.ledger.counter("machine_opens") == 0
 
 
 def test_an_open_seconds_after_delivery_is_a_prefetch_whichever_arrives_first():
     events = [*delivered_email("e1", T0), ev("opened", T0 + timedelta(seconds=30))]
     for order in (events, list(reversed(events))):
         act = activity_of(order)
-        assert (act.counter("opens"), act.counter("machine_opens")) == (0, 1)
-        assert act.machine_reason_counts() == {"open_at_delivery": 1}
+        assert (act.ledger.counter("opens"), act.ledger.counter("machine_opens")) == (0, 1)
+        assert act.ledger.machine_reason_counts() == {"open_at_delivery": 1}
         assert engagement_metrics(act, T0 + days(1)).open_rate == 0.0
 
 
@@ -51,10 +51,10 @@ def test_scanner_clicks_are_excluded_by_agent_by_timing_and_by_burst():
     at_delivery = ev("clicked", T0 + timedelta(seconds=12), url=url.format(2))
     burst = [ev("clicked", T0 + minutes(60) + timedelta(seconds=i), url=url.format(10 + i)) for i in range(4)]
     act = activity_of([*delivered_email("e1", T0), scanner, at_delivery, *burst])
-    reasons = act.machine_reason_counts()
+    reasons = act.ledger.machine_reason_counts()
     assert reasons == {"scanner_user_agent": 1, "click_at_delivery": 1, "click_burst": 2}
     # The first two clicks of the burst could be a person; from the third distinct link it is a crawler.
-    assert act.counter("clicks") == 2 and act.counter("machine_clicks") == 4
+    assert act.ledger.counter("clicks") == 2 and act.ledger.counter("machine_clicks") == 4
 
 
 def test_thresholds_are_configuration():
@@ -62,7 +62,7 @@ def test_thresholds_are_configuration():
     act = ContactActivity("c", machine_rules=strict)
     for event in [*delivered_email("e1", T0), ev("opened", T0 + timedelta(seconds=30))]:
         act.apply(event)
-    assert act.counter("opens") == 1
+    assert act.ledger.counter("opens") == 1
 
 
 @pytest.mark.parametrize("url, kind, category", [

@@ -85,6 +85,11 @@ def test_score_changed_sees_factors_but_not_the_timestamp():
 
 
 def test_a_trend_that_moves_with_time_reaches_agentbuddy_with_the_metrics(broadcast):
+    for _ in range(6):  # six weeks unread, then three weeks read and clicked: engagement is rising
+        email_id = broadcast.send("ab_contact_maria")
+        ingest.ingest_events(broadcast.db, broadcast.org, [_event(broadcast, email_id, "sent"),
+                                                          _event(broadcast, email_id, "delivered")], broadcast.clock)
+        broadcast.clock.advance(timedelta(days=7))
     _reads_and_clicks(broadcast)
     rescore.rescore_all(broadcast.db, broadcast.org, broadcast.clock)
     _settle_everything(broadcast)
@@ -97,8 +102,8 @@ def test_a_trend_that_moves_with_time_reaches_agentbuddy_with_the_metrics(broadc
     [batch] = _unsent(broadcast, "ab_contact_maria")
     [update] = batch["payload"]["updates"]
     assert "propensity_score" not in update
-    assert update["engagement_metrics"]["engagement_trend"] != "stable"
-    assert update["engagement_metrics"]["total_emails_sent"] == 3
+    assert update["engagement_metrics"]["engagement_trend"] == "increasing"
+    assert update["engagement_metrics"]["total_emails_sent"] == 9
 
 
 # ----------------------------------------------------------------------------- metrics in near real time (6)

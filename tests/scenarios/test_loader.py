@@ -97,7 +97,8 @@ def test_every_library_scenario_is_valid():
     names = {path.stem for path in library_paths()}
     assert {"maria", "james", "steady_reader", "goes_cold", "unsubscribe", "hard_bounce", "spam_complaint",
             "privacy_proxy_opens", "link_scanner", "edited_in_agentbuddy", "deleted_in_agentbuddy",
-            "agentbuddy_down_during_delivery", "multi_office_brokerage"} <= names
+            "agentbuddy_down_during_delivery", "multi_office_brokerage", "curiosity_click", "apple_mail_buyer",
+            "cold_owner_wakes_up"} <= names
     for path in library_paths():
         load(path)
 

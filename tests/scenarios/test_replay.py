@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from scenarios.loader import load, loads
 from scenarios.replay import replay
+from tests.scenarios.samples import pat
 
 
 def outcome(result: dict, index: int) -> dict:
@@ -57,23 +58,12 @@ def test_replaying_twice_gives_identical_json():
     assert first["passed"]
 
 
-FAILING = """
-name: wishful
-days: 10
-world:
-  contacts:
-    - {id: pat, name: Pat Doe, type: owner, ownership_years: 2}
-campaigns:
-  - id: news
-    name: Newsletter
-    kind: newsletter
-    links: [{url: "https://broadcast.example/events", category: other}]
-    schedule: {start_day: 0, every_days: 7, count: 2}
+FAILING = pat(10, 2, """
 behaviours:
   - {who: pat, opens: {probability: 0.0}}
 expect:
   - {contact: pat, category: hot, note: "a reader who never opens is not hot"}
-"""
+""")
 
 
 def test_a_failing_expectation_makes_replay_exit_non_zero_and_say_why(tmp_path: Path):

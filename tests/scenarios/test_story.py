@@ -19,3 +19,8 @@ def test_one_day_swings_are_left_out_and_the_stretches_around_them_joined():
 def test_the_last_category_is_always_shown_even_when_new():
     kept, swings = category_runs([point(0, "cool"), point(5, "hot")])
     assert [p["propensity_category"] for p in kept] == ["cool", "hot"] and swings == 0
+
+
+def test_passing_through_a_category_on_the_way_up_is_no_swing():
+    kept, swings = category_runs([point(0, "cool"), point(10, "warm"), point(11, "hot"), point(20, "hot")])
+    assert [p["propensity_category"] for p in kept] == ["cool", "hot"] and swings == 0

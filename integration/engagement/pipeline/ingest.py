@@ -259,7 +259,9 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
         if contact_id in was_suppressed and contact_id in old_scores:
             continue
         contact_type = (contacts.get(contact_id) or {}).get("contact_type")
-        payload = score_signals(sig, contact_type, baseline, now, activity.email_status)[0].to_contract(contact_id)
+        held = (old_scores.get(contact_id) or {}).get("propensity_category")  # hysteresis: the category it holds
+        payload = score_signals(sig, contact_type, baseline, now, activity.email_status,
+                                previous_category=held)[0].to_contract(contact_id)
         if store.score_changed(old_scores.get(contact_id), payload):
             changed_scores.append(payload)
             summary.propensity_changes += 1

@@ -110,8 +110,9 @@ def _rescore(db: Database, org: str, now: datetime, batch_size: int, summary: Re
                 propensity = quiet[contact_type].to_contract(contact_id)
             else:
                 sig = signals(activity, now)  # once: the score, the trend and the metrics read it
-                propensity = score_signals(sig, contact_type, baseline, now, activity.email_status)[0] \
-                    .to_contract(contact_id)
+                held = (old.get(contact_id) or {}).get("propensity_category")  # hysteresis: the category it holds
+                propensity = score_signals(sig, contact_type, baseline, now, activity.email_status,
+                                           previous_category=held)[0].to_contract(contact_id)
                 if trends.get(contact_id) != sig.trend:
                     trend = sig.trend
             score_news = store.score_changed(old.get(contact_id), propensity)
