@@ -33,10 +33,10 @@ class TourResult:
 
 
 def start_fake(seed: int):
-    """The fake on a free loopback port; `.url`, `.stop()` (the replay's server: stops in 20 ms)."""
+    """The fake on a free loopback port; `.url`, `.stop()`."""
+    from common.serving import serve
     from mock_agentbuddy import create_app
     from mock_agentbuddy.config import MockConfig
-    from scenarios.replay import serve
 
     return serve(create_app(MockConfig(seed=seed, auto_approve=True, contacts_per_account=120)))
 

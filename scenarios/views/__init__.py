@@ -1,0 +1,8 @@
+"""Results for people: console tables, a person's story told, progress bars, the HTML report.
+
+Everything here reads the JSON result documents (or an `Evaluation`), so a view can be rebuilt
+from a stored result and never says more than the result does.
+
+May import: `scenarios.story` (progress needs the scenarios' sizes), `scenarios.verdicts`,
+`contract`, `rich`. Never the engine.
+"""

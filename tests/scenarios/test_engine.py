@@ -1,0 +1,81 @@
+"""The engine on a stack that is already running, as a live demo plays a story: day by day,
+each log line heard as it happens, and in the end the very result `replay()` gives."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from common.clock import AdjustableClock
+from common.serving import serve
+from integration.agentbuddy import connections
+from integration.storage import Database
+from integration.web import create_app
+from mock_agentbuddy.admin.client import AdminClient
+from scenarios.engine import Stack, Story, StoryError, replay
+from scenarios.engine.stack import ORG, launch_fake, replay_config
+from scenarios.story.loader import load
+
+STORY = "agentbuddy_down_during_delivery"  # an outage, a 429 storm and a revoked token in 28 days
+
+
+@pytest.fixture
+def running(tmp_path):
+    """A fake and Broadcast's web app served, the clock a running `AdjustableClock`; not connected."""
+    scenario = load(STORY)
+    fake = launch_fake(scenario)  # the fake's world as a replay's own, so the ids agree
+    config = replay_config(scenario, f"sqlite:///{tmp_path / 'broadcast.sqlite3'}", fake.url)
+    db = Database.from_url(config.database_url)
+    db.migrate()
+    clock = AdjustableClock()
+    web = serve(create_app(config, db, clock))
+    try:
+        yield scenario, Stack(db, config, ORG, clock, web.url, AdminClient(fake.url), connected=False)
+    finally:
+        web.stop()
+        db.close()
+        fake.stop()
+
+
+def connect(stack: Stack) -> Stack:
+    """Connected as a person would be before playing: the first agent, at wall time."""
+    agent = stack.agentbuddy.world()["accounts"][0]["agents"][0]
+    connections.connect_headless(stack.db, stack.config, stack.organization_id, agent["email"], clock=stack.clock)
+    stack.connected = True
+    return stack
+
+
+def test_a_story_played_day_by_day_on_a_running_stack_ends_as_its_replay_does(running):
+    scenario, stack = running
+    heard: list[dict] = []
+    story = Story(scenario, connect(stack), on_line=heard.append)
+    try:
+        story.start()
+        assert story.day == -1 and story.days == scenario.days and story.now() < scenario.at(0)
+        days = []
+        while story.step_day():
+            days.append(story.day)
+            assert story.now() >= scenario.at(story.day, scenario.rescore_hour)
+        assert story.finished and story.day == scenario.days and days == list(range(scenario.days))
+        assert not story.step_day()
+        result = story.finish()
+    finally:
+        story.close()
+    assert heard == story.log == result["log"]
+    assert any("outage" in line["what"] for line in heard)
+    assert not stack.clock.frozen  # the clock the stack's apps read runs again
+
+    replayed = replay(scenario)
+    replayed["log"] = [line for line in replayed["log"] if not line["what"].startswith("connected Broadcast")]
+    assert result["passed"] and replayed["passed"]
+    assert json.dumps(result, sort_keys=True) == json.dumps(replayed, sort_keys=True)
+
+
+def test_a_story_on_a_stack_said_to_be_connected_but_not_explains_what_to_do(running):
+    scenario, stack = running
+    stack.connected = True
+    story = Story(scenario, stack)
+    with pytest.raises(StoryError, match="connect it first"):
+        story.start()
+    story.close()
+    assert story.finished and "not connected" in story.finish()["error"]
