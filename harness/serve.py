@@ -12,6 +12,9 @@ stack is up, connected headlessly as the printed agent.
 """
 from __future__ import annotations
 
+import base64
+import os
+import secrets
 import signal
 import tempfile
 import threading
@@ -73,7 +76,11 @@ def start_stack(*, mock_port: int = 0, port: int = 0, seed: int = 7, contacts: i
             database_url = f"sqlite:///{Path(workdir.name) / 'broadcast.sqlite3'}"
         if token_key is None:
             token_key, _created = load_or_create_key_file()
-        config = IntegrationConfig.from_env(database_url=database_url, agentbuddy_url=fake.url, token_key=token_key)
+        # Stories post Resend's signed webhooks to Broadcast: without RESEND_WEBHOOK_SECRET in the
+        # environment, this stack makes up its own (it lives as long as the stack does).
+        resend_secret = os.environ.get("RESEND_WEBHOOK_SECRET") or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        config = IntegrationConfig.from_env(database_url=database_url, agentbuddy_url=fake.url, token_key=token_key,
+                                            resend_webhook_secret=resend_secret)
         db = Database.from_url(config.database_url)
         db.migrate()
         doorbell = Doorbell()
@@ -168,7 +175,7 @@ def serve(port: int, mock_port: int, free_ports: bool, seed: int, contacts: int,
 
 def _library_stories(names: tuple[str, ...]) -> list:
     """Each `--play` name as a library scenario, or one sentence naming what exists."""
-    from scenarios.loader import library_paths, load
+    from scenarios.story.loader import library_paths, load
 
     by_name = {path.stem: path for path in library_paths()}
     unknown = [name for name in names if name not in by_name]

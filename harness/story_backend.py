@@ -21,7 +21,7 @@ from integration.storage import Database, in_lists
 from integration.web.player import StoryPerson
 from mock_agentbuddy.admin.client import AdminClient
 from scenarios.engine import Stack, Story
-from scenarios.model import Scenario
+from scenarios.story.model import Scenario
 
 
 @dataclass
@@ -42,7 +42,9 @@ class LiveBackend:
         return connection is not None and connection.status == connections.ACTIVE
 
     def create(self, scenario: Scenario, on_line: Callable[[dict], None]) -> "HeldStory":
-        stack = Stack(db=self.db, config=self.config, organization_id=self.organization_id, clock=self.clock,
+        # No HTTP retries inside a call: the story's clock, not a sleeping client, decides when
+        # delivery tries again (a 503's Retry-After is five simulated minutes, not five real ones).
+        stack = Stack(db=self.db, config=self.config.replace(http_max_retries=0), organization_id=self.organization_id, clock=self.clock,
                       broadcast_url=self.broadcast_url, agentbuddy=AdminClient(self.agentbuddy_url), connected=True)
         if self.service is not None:
             self.service.hold()

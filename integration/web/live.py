@@ -143,10 +143,6 @@ def play():
         problems.append("story: choose a story from the library or upload a scenario file")
     if problems:
         return _bad_request(problems)
-    if not connected():
-        return _refuse(409, "not_connected", "Connect AgentBuddy first: a story puts its people into the connected "
-                       "AgentBuddy account and plays their email through the connection. Click “Connect "
-                       "AgentBuddy” on the settings page, sign in, allow, then play the story.")
     source = upload.filename if text is not None and upload is not None else "upload"
     what = name or f"the uploaded scenario {source}"
     return _calling(lambda: player().play(name or None, text=text, source=source, speed=speed), f"Playing {what}.")

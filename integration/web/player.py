@@ -54,7 +54,7 @@ class PlayerStatus:
     state: str = IDLE
     story: str | None = None
     description: str = ""
-    day: int = 0
+    day: int = -1                            # the last simulated day played (-1: none yet)
     days: int = 0
     simulated_now: str | None = None       # RFC 3339, the story's clock
     speed: float | None = 1.0               # simulated days per second; None: full speed
@@ -78,7 +78,7 @@ class PlayerStatus:
             return "No story player here: start both apps with `ab-harness serve` to play stories."
         if self.state == IDLE:
             return "No story playing."
-        where = f"{self.story}, day {self.day} of {self.days}"
+        where = f"{self.story}, day {max(self.day, 0)} of {self.days}"
         if self.state == FAILED:
             return f"{where}: stopped by an error — {self.error}"
         if self.state == STOPPED:
@@ -90,7 +90,7 @@ class PlayerStatus:
             return f"{self.story}: putting its people into AgentBuddy and syncing them…"
         line = self.lines[-1] if self.lines else {"day": self.day, "what": "waiting for the first day"}
         doing = " (stopping after this day)" if self.stopping else " (paused)" if self.state == PAUSED else ""
-        return f"day {line.get('day', self.day)}{doing}: {line.get('what', '')}"
+        return f"day {max(line.get('day', self.day), 0)}{doing}: {line.get('what', '')}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
