@@ -100,7 +100,17 @@ def _delivery_context(db, org: str) -> dict[str, Any]:
             "SELECT id, kind, contact_id, status, attempts, last_status, last_error, created_at, delivered_at"
             " FROM outbox WHERE organization_id = ? AND merged_into IS NULL AND attempts > 1"
             " ORDER BY created_at DESC, id LIMIT 10", (org,))
+    for row in retried:
+        row["waited"] = _waited(row["created_at"], row["delivered_at"])
     return {"health": outbox.counts(db, org), "dead": outbox.dead_letters(db, org, limit=50), "retried": retried}
+
+
+def _waited(queued: str, delivered: str | None) -> str:
+    """How long a message waited in the outbox, in words ("5 h 56 min")."""
+    if not delivered:
+        return ""
+    minutes = int((parse_rfc3339(delivered) - parse_rfc3339(queued)).total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 @bp.post(SETTINGS + "/connect")
