@@ -30,6 +30,7 @@ from scenarios.story.model import Scenario
 
 log = logging.getLogger(__name__)
 LINES_KEPT = 200
+BACKLOG_KEPT = 2000  # samples: one per story line and per day; a year-long story fits
 
 
 class PlayableStory(Protocol):
@@ -51,6 +52,9 @@ class Backend(Protocol):
     def connected(self) -> bool: ...
     def create(self, scenario: Scenario, on_line: Callable[[dict], None]) -> PlayableStory: ...
     def people(self, story: PlayableStory, scenario: Scenario) -> list[StoryPerson]: ...
+    def backlog(self) -> int:
+        """Messages Broadcast still owes AgentBuddy (queued, retrying, being delivered)."""
+        ...
 
 
 NOT_CONNECTED = ("Connect AgentBuddy first: a story puts its people into the connected AgentBuddy account and "
@@ -82,6 +86,7 @@ class ScenarioPlayer:
         self._playing: _Playing | None = None
         self._queue: list[Scenario] = []
         self._lines: deque[dict] = deque(maxlen=LINES_KEPT)
+        self._backlog: deque[dict] = deque(maxlen=BACKLOG_KEPT)
         self._speed: float | None = 1.0
         self._paused = False
         self._steps = 0
@@ -150,6 +155,7 @@ class ScenarioPlayer:
             self._queue = list(scenarios[1:])
             self._playing = _Playing(scenarios[0])
             self._lines.clear()
+            self._backlog.clear()
             self._speed, self._paused, self._steps, self._stop = speed, False, 0, False
             self._thread = threading.Thread(target=self._run, name="story-player", daemon=True)
             self._thread.start()
@@ -225,6 +231,7 @@ class ScenarioPlayer:
                     return
                 self._playing = _Playing(self._queue.pop(0))
                 self._lines.clear()
+                self._backlog.clear()
 
     def _play(self, playing: _Playing) -> None:
         story = None
@@ -238,6 +245,7 @@ class ScenarioPlayer:
             while self._wait_for_turn(playing):
                 started = time.monotonic()
                 more = story.step_day()
+                self._sample(story.day, _iso(story.now()))
                 with self._cond:
                     playing.day, playing.now = story.day, _iso(story.now())
                     if self._steps:
@@ -290,8 +298,19 @@ class ScenarioPlayer:
     def _on_line(self, line: dict) -> None:
         with self._cond:
             self._lines.append(dict(line))
+        self._sample(line.get("day"), line.get("at"))
         for listener in self._line_listeners:
             listener(line)
+
+    def _sample(self, day: int | None, at: str | None) -> None:
+        """Broadcast's outbox at this moment of the story: an outage's backlog, and its draining."""
+        try:
+            waiting = self._backend.backlog()
+        except Exception:  # a sample is decoration: never the reason a story stops
+            log.exception("reading the outbox backlog failed")
+            return
+        with self._cond:
+            self._backlog.append({"day": day, "at": at, "waiting": waiting})
 
     # -- helpers (lock held) ----------------------------------------------------------------------
     def _busy(self) -> bool:
@@ -317,7 +336,7 @@ class ScenarioPlayer:
             expectations=tuple(_outcome(o) for o in result.get("expectations", ())),
             passed=result.get("passed") if playing.result is not None else None,
             error=playing.error or result.get("error"), queue=tuple(s.name for s in self._queue),
-            stopping=self._stop and state in RUNNING_STATES)
+            stopping=self._stop and state in RUNNING_STATES, backlog=tuple(self._backlog))
 
 
 def _outcome(outcome: dict[str, Any]) -> dict[str, Any]:

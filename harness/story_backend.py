@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Callable
 
 from common.clock import AdjustableClock
+from integration import outbox
 from integration.agentbuddy import connections
 from integration.config import IntegrationConfig
 from integration.storage import Database, in_lists
@@ -61,6 +62,10 @@ class LiveBackend:
         missing = [c.email for c in scenario.all_contacts() if c.id not in known and c.email]
         by_email = self._ids_by_email(missing) if missing else {}
         return [StoryPerson(c.name, known.get(c.id) or by_email.get(c.email)) for c in scenario.all_contacts()]
+
+    def backlog(self) -> int:
+        health = outbox.counts(self.db, self.organization_id)
+        return health["queued"] + health["retrying"] + health["delivering"]
 
     def _ids_by_email(self, emails: list[str]) -> dict[str, str]:
         """The newest synced contact for each email (a story played twice adds its people twice)."""

@@ -66,6 +66,13 @@ class PlayerStatus:
     available: bool = True                  # False: no player here (see NoPlayer)
     queue: tuple[str, ...] = field(default=())  # stories waiting to play after this one
     stopping: bool = False                  # stop was asked for; the day in hand is being finished
+    backlog: tuple[dict, ...] = ()          # Broadcast's outbox as the story went ({day, at, waiting}), oldest first
+
+    @property
+    def backlog_peak(self) -> dict | None:
+        """The moment the most messages waited for AgentBuddy (None when none ever waited)."""
+        peak = max(self.backlog, key=lambda s: s["waiting"], default=None)
+        return peak if peak and peak["waiting"] else None
 
     @property
     def running(self) -> bool:

@@ -138,6 +138,9 @@ def test_the_inbound_log_shows_each_webhook_as_it_lands(person, served):
     expect(delivery.locator("#retrying")).to_have_text("0")
     expect(delivery.locator("#dead")).to_have_text("0")
     assert int(delivery.locator("#delivered").inner_text()) > 0
+    assert int(delivery.locator("#backlog-peak").inner_text()) > 0     # the outage's backlog ...
+    expect(delivery.locator("#backlog-now")).to_have_text("0")          # ... drained
+    assert delivery.locator("#backlog svg rect").count() > 1
     retried = delivery.locator("#retried tbody tr")
     expect(retried.first).to_be_visible()
     assert all(status == "delivered" for status in retried.evaluate_all("rows => rows.map(r => r.dataset.status)"))

@@ -70,6 +70,9 @@ class CountingBackend:
         self.stories.append(CountingStory(scenario, on_line, self.gate))
         return self.stories[-1]
 
+    def backlog(self) -> int:
+        return 0
+
     def people(self, story, scenario):
         return [StoryPerson(c.name, f"ab_contact_{i:05d}") for i, c in enumerate(scenario.all_contacts(), 1)]
 
