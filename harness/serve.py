@@ -26,6 +26,17 @@ import click
 from common import serving
 from common.clock import AdjustableClock
 from common.serving import ServedApp
+from harness.player import ScenarioPlayer
+from harness.story_backend import LiveBackend
+from integration.agentbuddy import connections
+from integration.config import IntegrationConfig, load_or_create_key_file
+from integration.outbox import Doorbell
+from integration.storage import Database
+from integration.web import create_app as create_broadcast
+from integration.web.player import MAX_SPEED, MIN_SPEED, PlayerError
+from integration.web.service import Service, ServiceOptions
+from mock_agentbuddy import MockConfig, create_app as create_fake, state_of
+from scenarios.story.loader import library_paths, load
 
 
 @dataclass
@@ -57,15 +68,6 @@ def start_stack(*, mock_port: int = 0, port: int = 0, seed: int = 7, contacts: i
                 database_url: str | None = None, token_key: str | None = None,
                 auto_approve: bool = False) -> Stack:
     """Start the fake, then Broadcast pointed at it; ports 0 pick free ones."""
-    from harness.player import ScenarioPlayer
-    from harness.story_backend import LiveBackend
-    from integration.config import IntegrationConfig, load_or_create_key_file
-    from integration.storage import Database
-    from integration.outbox import Doorbell
-    from integration.web.service import Service, ServiceOptions
-    from integration.web import create_app as create_broadcast
-    from mock_agentbuddy import MockConfig, create_app as create_fake, state_of
-
     fake_app = create_fake(MockConfig(seed=seed, port=mock_port, contacts_per_account=contacts,
                                       auto_approve=auto_approve))
     fake = serving.serve(fake_app, port=mock_port)
@@ -110,8 +112,6 @@ def _login_agent(state) -> str:
 
 def parse_speed(value: str) -> float | None:
     """`--speed`: simulated days per second, or `full`."""
-    from integration.web.player import MAX_SPEED, MIN_SPEED
-
     if value.strip().lower() == "full":
         return None
     try:
@@ -138,8 +138,6 @@ def parse_speed(value: str) -> float | None:
 def serve(port: int, mock_port: int, free_ports: bool, seed: int, contacts: int, database_url: str | None,
           plays: tuple[str, ...], speed: str) -> None:
     """Serve the fake AgentBuddy and Broadcast on 127.0.0.1 until Ctrl-C."""
-    from integration.web.player import PlayerError
-
     pace = parse_speed(speed)
     scenarios = _library_stories(plays) if plays else []
     if free_ports:
@@ -175,8 +173,6 @@ def serve(port: int, mock_port: int, free_ports: bool, seed: int, contacts: int,
 
 def _library_stories(names: tuple[str, ...]) -> list:
     """Each `--play` name as a library scenario, or one sentence naming what exists."""
-    from scenarios.story.loader import library_paths, load
-
     by_name = {path.stem: path for path in library_paths()}
     unknown = [name for name in names if name not in by_name]
     if unknown:
@@ -188,8 +184,6 @@ def _library_stories(names: tuple[str, ...]) -> list:
 def _connect_and_play(stack: Stack, scenarios: list, speed: float | None) -> None:
     """Connect headlessly (the fake approves the agent's login hint), then play in a thread of the
     player's own; the story's lines and its expectations are echoed here as they come."""
-    from integration.agentbuddy import connections
-
     connection = connections.connect_headless(stack.db, stack.config, stack.config.default_organization_id,
                                               stack.login_email, clock=stack.clock)
     click.echo(f"Connected Broadcast to AgentBuddy account {connection.account_id} as {stack.login_email}.")

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+
+from harness.serve import start_stack
 
 from .conftest import SCREENSHOTS
 from .test_connect import connect_by_clicking
@@ -46,10 +49,6 @@ class Served:
 
 @pytest.fixture
 def served():
-    from cryptography.fernet import Fernet
-
-    from harness.serve import start_stack
-
     stack = start_stack(contacts=40, token_key=Fernet.generate_key().decode())
     try:
         yield Served(stack)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
 
@@ -212,8 +213,6 @@ def test_a_finished_story_shows_its_expectations_as_the_replay_does(broadcast, b
 
 def wait_for(player, condition, bound: float = 30.0):
     """Until the player's status meets `condition` (a bound, not a measurement)."""
-    import time
-
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         status = player.status()
