@@ -297,10 +297,11 @@ class ScenarioPlayer:
 
     def _on_line(self, line: dict) -> None:
         with self._cond:
-            self._lines.append(dict(line))
+            line = _told(dict(line), self._playing.scenario if self._playing else None)
+            self._lines.append(line)
         self._sample(line.get("day"), line.get("at"))
         for listener in self._line_listeners:
-            listener(line)
+            listener(dict(line))
 
     def _sample(self, day: int | None, at: str | None) -> None:
         """Broadcast's outbox at this moment of the story: an outage's backlog, and its draining."""
@@ -337,6 +338,21 @@ class ScenarioPlayer:
             passed=result.get("passed") if playing.result is not None else None,
             error=playing.error or result.get("error"), queue=tuple(s.name for s in self._queue),
             stopping=self._stop and state in RUNNING_STATES, backlog=tuple(self._backlog))
+
+
+def _told(line: dict, scenario: Scenario | None) -> dict:
+    """A line as a person reads it: a clicked link by its label when the story gives one
+    ("Maria Lopez clicked “What's Your Home Worth?”"), the URL kept in `url`."""
+    what = str(line.get("what") or "")
+    if scenario is None or " clicked " not in what:
+        return line
+    clicked = what.rsplit(" clicked ", 1)[1].strip()
+    for campaign in scenario.campaigns:
+        for link in campaign.links:
+            if link.label and clicked.startswith(link.url.split("{", 1)[0]) and \
+                    (("{" in link.url) or clicked == link.url):
+                return {**line, "what": f"{what.rsplit(' clicked ', 1)[0]} clicked “{link.label}”", "url": clicked}
+    return line
 
 
 def _outcome(outcome: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class CountingStory:
         if self.gate is not None:
             self.gate.acquire()
         self.day += 1
+        if self.day == 114:
+            self.on_line({"day": 114, "at": "2025-12-26T19:10:00Z", "contact": "maria", "what": "Maria Lopez clicked "
+                          "https://go.broadcast.example/r/whats-your-home-worth?issue=2025-12-24"})
         self.on_line({"day": self.day, "at": self.now().isoformat(), "what": f"day {self.day} played"})
         return self.day < self.days
 
@@ -198,8 +201,13 @@ def test_pause_step_resume_and_stop_between_days(broadcast, backend, player):
 
 def test_a_finished_story_shows_its_expectations_as_the_replay_does(broadcast, backend, player):
     backend.is_connected = True
+    heard: list[dict] = []
+    player.listen(on_line=heard.append)
     post(broadcast, "/live/play", story="maria", speed="full")
     assert player.wait(30).state == FINISHED
+    told = [line for line in heard if line["day"] == 114 and line.get("contact") == "maria"]
+    assert told[0]["what"] == "Maria Lopez clicked “What's Your Home Worth?”"  # the link's label, as a person says it
+    assert told[0]["url"].endswith("whats-your-home-worth?issue=2025-12-24")
     status = broadcast.get("/live/status").json
     assert status["state"] == "finished" and status["passed"] is False and status["day"] == 134
     assert "an expectation failed" in status["headline"]
