@@ -75,6 +75,7 @@ class Story:
             account = self.agentbuddy.account(self.broadcast.connected_account())
             self.ab_ids = self.agentbuddy.populate(s, account)
             self.observer.start(self.ab_ids)
+            self.mail.check_repeat(self.ab_ids)
             if not stack.connected:
                 self.broadcast.connect(account)
             self.broadcast.initial_sync()
