@@ -25,6 +25,9 @@ class BroadcastSide:
 
     def connected_account(self) -> str | None:
         """The AgentBuddy account of the stack's connection (None: the story connects itself)."""
+        if not self.stack.config.resend_webhook_secret:
+            raise StoryError("Broadcast has no Resend webhook secret (RESEND_WEBHOOK_SECRET): the story's "
+                             "provider events could not be signed; configure one, then play")
         if not self.stack.connected:
             return None
         connection = connections.get_connection(self.stack.db, self.stack.organization_id)
