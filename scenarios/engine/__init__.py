@@ -23,6 +23,7 @@ from __future__ import annotations
 from .many import replay_library, replay_many
 from .replay import replay
 from .stack import Stack, local_stack
-from .story import Story, StoryError
+from .broadcast import StoryError
+from .story import Story
 
 __all__ = ["Stack", "Story", "StoryError", "local_stack", "replay", "replay_library", "replay_many"]

@@ -72,6 +72,8 @@ class Background:
                 return
             self.move_to(max(due, stack.clock.now()))
             self.in_step()
+            if stack.doorbell is not None:
+                stack.doorbell.ring()
             if not self._settled():
                 return  # the service is slow or stopped: the story goes on, the backlog waits
 

@@ -9,7 +9,7 @@ from integration.engagement.pipeline import campaigns as bc_campaigns
 from integration.engagement.pipeline import ingest
 from mock_agentbuddy.admin.client import session_for
 from scenarios.people import resend
-from scenarios.people.timeline import SimEvent, email_id
+from scenarios.people.timeline import SimEvent, email_id, send_plan
 from scenarios.story import model as m
 
 from .log import iso
@@ -26,6 +26,21 @@ class Mail:
         self.webhook_url = f"{stack.broadcast_url.rstrip('/')}/providers/resend/webhook"
         self.emitted: list[dict] = []  # every provider event, with how the integration answered
         self.sends: list[dict] = []    # what Broadcast recorded as sent (and what it refused)
+        self.played_before = False     # this story's mail is in Broadcast already (see `check_repeat`)
+
+    def check_repeat(self, ab_ids: dict[str, str]) -> None:
+        """A story played again on the same stack must send new mail, or Broadcast rightly takes
+        every event for a repeat of the first play's. Email ids are keyed by the scenario's
+        contact (the same in every replay); after an earlier play, by the new AgentBuddy contact."""
+        plan = send_plan(self.scenario)
+        for _at, campaign, number in plan[:1]:
+            cid = next((c.id for c in self.scenario.all_contacts() if campaign.audience.includes(c)), None)
+            if cid is None:
+                return
+            with self.stack.db.transaction(readonly=True) as tx:
+                first = bc_campaigns.find_send(tx, email_id(self.scenario.seed, campaign.id, number, cid),
+                                               self.stack.organization_id)
+            self.played_before = first is not None and first["contact_id"] != ab_ids.get(cid)
 
     def create_campaigns(self) -> None:
         for campaign in self.scenario.campaigns:
@@ -37,7 +52,8 @@ class Mail:
              ) -> tuple[list[tuple[str, str]], str]:
         """Send issue `number` to `audience` (scenario id -> AgentBuddy id); returns who received it
         (scenario id, provider email id) and the words for the log."""
-        recipients = [(ab_id, email_id(self.scenario.seed, campaign.id, number, cid)) for cid, ab_id in audience.items()]
+        recipients = [(ab_id, email_id(self.scenario.seed, campaign.id, number, ab_id if self.played_before else cid))
+                      for cid, ab_id in audience.items()]
         sent, refused = bc_campaigns.record_sends(self.stack.db, self.stack.organization_id, campaign.id, recipients,
                                                   self.stack.clock, sent_at=now)
         by_ab = {ab_id: cid for cid, ab_id in audience.items()}

@@ -16,8 +16,6 @@ from scenarios.views.console import print_result
 from .replay import replay
 from .story import DayProgress
 
-Progress = DayProgress
-
 
 def _cost(scenario: m.Scenario) -> int:
     """A rough size, so the longest replays start first and the pool finishes together."""
@@ -29,7 +27,7 @@ def _replay_one(scenario: m.Scenario, seed: int | None) -> dict[str, Any]:
 
 
 def replay_many(scenarios: Sequence[m.Scenario], *, seed: int | None = None, jobs: int | None = None,
-                agentbuddy_url: str | None = None, progress: Progress | None = None,
+                agentbuddy_url: str | None = None, progress: DayProgress | None = None,
                 on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Replay `scenarios`; `progress(name, day, days)` as days end, `on_result` as each finishes.
 
@@ -54,7 +52,7 @@ def replay_many(scenarios: Sequence[m.Scenario], *, seed: int | None = None, job
 
 
 def replay_library(names: Iterable[str] | None = None, *, console=None, agentbuddy_url: str | None = None,
-                   seed: int | None = None, jobs: int | None = None, progress: Progress | None = None,
+                   seed: int | None = None, jobs: int | None = None, progress: DayProgress | None = None,
                    on_result: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Replay the named library scenarios (all of them by default) and return their JSON results.
 

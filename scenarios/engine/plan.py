@@ -8,10 +8,10 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Iterable
 
-from scenarios.people.timeline import send_plan
+from scenarios.people.timeline import Person, send_plan
 from scenarios.story import model as m
 
 FAULT, AGENTBUDDY_CHANGE, SEND, PEOPLE, EVENT, DAY_END = 0, 1, 2, 3, 4, 5
@@ -39,6 +39,15 @@ class Plan:
 
     def __bool__(self) -> bool:
         return bool(self.heap)
+
+    def people(self, day: int, people: Iterable[Person], last_send: datetime | None, now: datetime) -> None:
+        """Plan each person's clicks, unsubscribes and complaints of `day`, after the day's sends."""
+        if last_send is not None and last_send > now:
+            self.push(last_send + timedelta(seconds=1), PEOPLE, "people", day)
+            return
+        for person in people:
+            for event in person.actions_on(day):
+                self.push(max(event.at, now), EVENT, "event", event)
 
     @classmethod
     def of(cls, scenario: m.Scenario) -> "Plan":

@@ -22,11 +22,6 @@ def replay(scenario: m.Scenario, *, agentbuddy_url: str | None = None, seed: int
     with local_stack(scenario, agentbuddy_url) as stack:
         story = Story(scenario, stack, on_day=progress or console_progress(console))
         try:
-            try:
-                while story.step_day():
-                    pass
-            except Exception:  # noqa: BLE001 - recorded in story.error, reported in the result
-                pass
             return story.finish()
         finally:
             story.close()

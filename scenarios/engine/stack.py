@@ -21,6 +21,7 @@ from typing import Iterator, Protocol
 from common.clock import ManualClock
 from common.serving import ServedApp, serve
 from integration.config import IntegrationConfig
+from integration.outbox import Doorbell
 from integration.storage import Database
 from integration.web import create_app as broadcast_app
 from mock_agentbuddy import MockConfig, create_app as fake_app
@@ -50,6 +51,7 @@ class Stack:
     broadcast_url: str               # Broadcast's web app (POST /providers/resend/webhook)
     agentbuddy: AdminClient          # the fake's admin API
     connected: bool = False          # a connection already exists: the story does not connect
+    doorbell: Doorbell | None = None  # the stack's service's, rung when the story moves the clock
 
 
 def _secret(seed: int, purpose: str) -> bytes:

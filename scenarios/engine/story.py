@@ -10,12 +10,11 @@ integration believes it sent.
 """
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from integration import sync as bc_sync
-from integration.agentbuddy import connections, tokens
-from integration.engagement.pipeline.rescore import rescore_all
 from scenarios.people.generator import behaviours_for
 from scenarios.people.timeline import Person, SimEvent, send_plan
 from scenarios.story import model as m
@@ -24,6 +23,7 @@ from scenarios.verdicts.results import build
 
 from . import plan as p
 from .agentbuddy import FAULT_WORDS, AgentBuddySide
+from .broadcast import BroadcastSide
 from .delivery import Background, Stepped
 from .log import Line, Log
 from .mail import Mail
@@ -31,21 +31,22 @@ from .observe import Observer
 from .stack import Stack
 
 DayProgress = Callable[[str, int, int], None]
-
-
-class StoryError(RuntimeError):
-    """The story cannot be played on this stack (e.g. no connection to play it through)."""
+log = logging.getLogger(__name__)
 
 
 class Story:
+    """One story on one stack: `start()`, `step_day()` until False, `finish()`, `close()`."""
+
     def __init__(self, scenario: m.Scenario, stack: Stack, on_line: Callable[[Line], None] | None = None,
                  deliver: bool = True, *, on_day: DayProgress | None = None) -> None:
         self.scenario, self.stack, self.on_day = scenario, stack, on_day
         self._log = Log(scenario, on_line)
+        self.log, self.days = self._log.lines, scenario.days   # the lines so far; the last day
         self.contacts = {c.id: c for c in scenario.all_contacts()}
         self.people = {cid: Person(c, behaviours_for(scenario, c), scenario.at(0), scenario.seed)
                        for cid, c in self.contacts.items()}
         self.agentbuddy = AgentBuddySide(stack.agentbuddy, stack.clock)
+        self.broadcast = BroadcastSide(stack, self._log, self.agentbuddy.in_step)
         self.mail = Mail(scenario, stack)
         self.observer = Observer(stack.agentbuddy, self.contacts)
         self.delivery = (Stepped if deliver else Background)(stack, self.move_to, self.agentbuddy.in_step)
@@ -54,20 +55,8 @@ class Story:
         self.ab_ids: dict[str, str] = {}
         self.gaps: list[str] = []
         self.day, self.started, self.finished, self.error = -1, False, False, None
-        self.fake_touched, self.last_sync_day = True, -1   # AgentBuddy changed since Broadcast last synced
+        self.fake_touched = True                          # AgentBuddy changed since Broadcast last synced
         self._release: list[Callable[[], Any]] = []       # what close() puts back
-        self.handlers = {"send": self._send, "agentbuddy_change": self._agentbuddy_change, "people": self._people,
-                         "fault_start": self._fault_start, "fault_end": self._fault_end, "event": self._event,
-                         "day_end": self._day_end}
-
-    # -- what a watcher reads ------------------------------------------------------------------
-    @property
-    def log(self) -> list[Line]:
-        return self._log.lines
-
-    @property
-    def days(self) -> int:
-        return self.scenario.days
 
     def now(self) -> datetime:
         return self.stack.clock.now()
@@ -80,19 +69,16 @@ class Story:
         """The story's people into the account, connected (unless already), synced, campaigns made."""
         with self._failing():
             s, stack = self.scenario, self.stack
-            self._hold_clocks()
+            self._release += hold_clocks(stack, self.agentbuddy)
             stack.clock.set(s.at(0) - timedelta(hours=1))
             self.agentbuddy.in_step()
-            account = self.agentbuddy.account(self._connected_account())
+            account = self.agentbuddy.account(self.broadcast.connected_account())
             self.ab_ids = self.agentbuddy.populate(s, account)
             self.observer.start(self.ab_ids)
+            self.mail.check_repeat(self.ab_ids)
             if not stack.connected:
-                agent = next(a for a in account["agents"] if a["is_active"] and not a["deleted_at"])
-                connections.connect_headless(stack.db, stack.config, stack.organization_id, agent["email"],
-                                             clock=stack.clock)
-                self._log.add(self.now(), f"connected Broadcast to AgentBuddy as {agent['email']}")
-            summary = bc_sync.sync(stack.db, stack.config, stack.organization_id, full=True, clock=stack.clock)
-            self._log.add(self.now(), f"initial sync: {_sync_words(summary)}")
+                self.broadcast.connect(account)
+            self.broadcast.initial_sync()
             self.mail.create_campaigns()
             self.agentbuddy.install_faults(s)
             self.started = True
@@ -108,7 +94,7 @@ class Story:
                 item = self.plan.pop()
                 self.delivery.until(item.at)
                 self.move_to(item.at)
-                self.handlers[item.kind](item.payload)
+                getattr(self, f"_{item.kind}")(item.payload)   # _send, _people, _event, _day_end, ...
                 if item.kind == "day_end" and item.payload < self.scenario.days:
                     return True
             self.finished = True
@@ -116,8 +102,13 @@ class Story:
 
     def finish(self) -> dict[str, Any]:
         """The expectations checked: the same JSON document `ab-harness replay --json` writes."""
-        while self.error is None and self.step_day():
-            pass
+        try:
+            while self.step_day():
+                pass
+        except Exception:
+            if self.error is None:
+                raise
+            # else: recorded; the result says which step failed, and why
         complete = self.error is None
         obs = self.observer.observations(self.mail.emitted, self.mail.sends, self.stack.db if complete else None,
                                          self.stack.organization_id)
@@ -127,19 +118,15 @@ class Story:
         """Release what the story took: fault windows, frozen clocks, connections to the servers."""
         release, self._release = self._release, []
         for undo in reversed(release):
-            undo()
+            try:
+                undo()
+            except Exception as error:  # a server already gone (the reason the story ended, maybe)
+                log.warning("could not release %s: %s", undo, error)
         self.mail.http.close()
 
     # -- the plan's items ------------------------------------------------------------------------
     def _people(self, day: int) -> None:
-        """Plan each person's clicks, unsubscribes and complaints of `day`, after the day's sends."""
-        last_send = self.last_send.get(day)
-        if last_send is not None and last_send > self.now():
-            self.plan.push(last_send + timedelta(seconds=1), p.PEOPLE, "people", day)
-            return
-        for person in self.people.values():
-            for event in person.actions_on(day):
-                self.plan.push(max(event.at, self.now()), p.EVENT, "event", event)
+        self.plan.people(day, self.people.values(), self.last_send.get(day), self.now())
 
     def _send(self, payload: tuple[m.Campaign, int]) -> None:
         campaign, number = payload
@@ -161,79 +148,49 @@ class Story:
         self._log.add(self.now(), self.agentbuddy.change(change, self.ab_ids[change.contact]), change.contact)
 
     def _fault_start(self, fault: m.Fault) -> None:
-        if fault.kind != "token_expired":
+        if fault.kind == "token_expired":
+            self.broadcast.expire_token()
+        else:
             self._log.add(self.now(), f"AgentBuddy {FAULT_WORDS[fault.kind]} for {fault.hours:g}h begins")
-            return
-        # AgentBuddy stops honouring Broadcast's access token (as after an expiry), then a sync runs
-        self.agentbuddy.in_step()
-        status = tokens.revoke_access_token(self.stack.db, self.stack.config, self.stack.organization_id)
-        self._log.add(self.now(), f"AgentBuddy invalidated Broadcast's access token (revoke -> {status})")
-        self._sync("sync after the token was invalidated")
 
     def _fault_end(self, fault: m.Fault) -> None:
         if fault.kind != "token_expired":
             self._log.add(self.now(), f"AgentBuddy {FAULT_WORDS[fault.kind]} ends")
 
     def _day_end(self, day: int) -> None:
-        # Scheduled sync: whenever AgentBuddy changed, and weekly regardless (tokens, drift).
         touched = self.fake_touched
-        if touched or day - self.last_sync_day >= 7:
-            self._sync(always=False)
-            self.last_sync_day, self.fake_touched = day, False
-        rescore_all(self.stack.db, self.stack.organization_id, self.stack.clock)
+        if self.broadcast.scheduled_sync(day, touched):
+            self.fake_touched = False
+        self.broadcast.rescore()
         self.delivery.until(self.now())
         self.observer.snapshot(day, touched, self.delivery.attempts())
         self.day = day
         if self.on_day is not None:
             self.on_day(self.scenario.name, day, self.scenario.days)
 
-    def _sync(self, label: str = "sync", always: bool = True) -> None:
-        self.agentbuddy.in_step()
-        try:
-            summary = bc_sync.sync(self.stack.db, self.stack.config, self.stack.organization_id, clock=self.stack.clock)
-            t = summary.totals
-            if always or t.created or t.updated or t.deleted:
-                self._log.add(self.now(), f"{label}: {_sync_words(summary)}")
-        except Exception as error:  # a failed scheduled sync is part of the story, not the end of it
-            self._log.add(self.now(), f"{label} failed: {type(error).__name__}: {error}")
-
     # -- set-up and failure ----------------------------------------------------------------------
-    def _connected_account(self) -> str | None:
-        if not self.stack.connected:
-            return None
-        connection = connections.get_connection(self.stack.db, self.stack.organization_id)
-        if connection is None or connection.status == connections.DISCONNECTED or not connection.account_id:
-            raise StoryError("Broadcast is not connected to AgentBuddy: connect it first (Settings), then play")
-        return connection.account_id
-
-    def _hold_clocks(self) -> None:
-        """Both clocks stand still while the story moves them; close() lets them run again."""
-        clock, admin = self.stack.clock, self.stack.agentbuddy
-        if getattr(clock, "frozen", True) is False:
-            clock.freeze()
-            self._release.append(lambda: clock.freeze(False))
-        if not admin.clock().get("frozen"):
-            self._release.append(lambda: admin.freeze(False))
-        self._release.append(self.agentbuddy.remove_faults)
-
-    def _failing(self):
-        return _Failing(self)
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """The first error ends the story and is kept, as the result reports it; it still raises."""
+        try:
+            yield
+        except Exception as error:
+            if self.error is None:
+                self.error, self.finished = f"{type(error).__name__}: {error}", True
+            raise
 
 
-class _Failing:
-    """Records the first error (as the result reports it) and ends the story; the error goes on."""
-
-    def __init__(self, story: Story) -> None:
-        self.story = story
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, _traceback) -> bool:
-        if error is not None and isinstance(error, Exception) and self.story.error is None:
-            self.story.error = f"{type(error).__name__}: {error}"
-            self.story.finished = True
-        return False
+def hold_clocks(stack: Stack, agentbuddy: AgentBuddySide) -> list[Callable[[], Any]]:
+    """Both clocks stand still while the story moves them; what to call to let them run again."""
+    clock, admin = stack.clock, stack.agentbuddy
+    release: list[Callable[[], Any]] = []
+    if getattr(clock, "frozen", True) is False:
+        clock.freeze()
+        release.append(lambda: clock.freeze(False))
+    if not admin.clock().get("frozen"):
+        release.append(lambda: admin.freeze(False))
+    release.append(agentbuddy.remove_faults)
+    return release
 
 
 def _last_send_of_each_day(scenario: m.Scenario) -> dict[int, datetime]:
@@ -242,8 +199,3 @@ def _last_send_of_each_day(scenario: m.Scenario) -> dict[int, datetime]:
         day = int(scenario.day_of(at))
         last[day] = max(at, last.get(day, at))
     return last
-
-
-def _sync_words(summary) -> str:
-    t = summary.totals
-    return f"{t.created} created, {t.updated} updated, {t.deleted} deleted"

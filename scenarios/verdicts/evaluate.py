@@ -28,8 +28,7 @@ from scenarios.people.timeline import SimEvent
 from scenarios.processes import default_jobs, map_in_processes, report
 from scenarios.story import model as m
 
-from .measures import (MACHINE_ARCHETYPES, PLANTED_INTENT, Distribution, Scored, Separation, headline,
-                       separation)
+from .measures import MACHINE_ARCHETYPES, Distribution, Scored, Separation, headline, separation
 
 INTENT_THRESHOLD = LOWER_BOUND["hot"]  # applied to seller_likelihood / buyer_activity_score
 BASELINE_SAMPLE = 2000

@@ -1,4 +1,5 @@
-"""Results for people: console tables, a person's story told, progress bars, the HTML report.
+"""Results for people. Owns the console tables (`console`), a person's story told (`tell`), progress
+bars (`progress`), the evaluation's tables (`evaluation`) and the HTML report (`report`).
 
 Everything here reads the JSON result documents (or an `Evaluation`), so a view can be rebuilt
 from a stored result and never says more than the result does.

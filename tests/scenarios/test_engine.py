@@ -8,9 +8,12 @@ import pytest
 
 from common.clock import AdjustableClock
 from common.serving import serve
+from integration import outbox
 from integration.agentbuddy import connections
+from integration.outbox import Doorbell
 from integration.storage import Database
 from integration.web import create_app
+from integration.web.service import Service, ServiceOptions
 from mock_agentbuddy.admin.client import AdminClient
 from scenarios.engine import Stack, Story, StoryError, replay
 from scenarios.engine.stack import ORG, launch_fake, replay_config
@@ -79,3 +82,38 @@ def test_a_story_on_a_stack_said_to_be_connected_but_not_explains_what_to_do(run
         story.start()
     story.close()
     assert story.finished and "not connected" in story.finish()["error"]
+
+
+def test_a_story_whose_stack_delivers_by_itself_still_drains_the_backlog(running):
+    """deliver=False: the stack's own background service sends the outbox, as on `make serve`."""
+    scenario, stack = running
+    stack.doorbell = Doorbell()
+    options = ServiceOptions(workers=1, poll_seconds=0.05, sync=False, rescore=False)
+    story = Story(scenario, connect(stack), deliver=False)
+    with Service(stack.db, stack.config, stack.clock, options=options, doorbell=stack.doorbell):
+        try:
+            result = story.finish()
+        finally:
+            story.close()
+    assert result["error"] is None
+    assert result["passed"], [o["label"] for o in result["expectations"] if not o["passed"]]
+    assert outbox.counts(stack.db, stack.organization_id)["queued"] == 0
+
+
+def test_the_same_story_played_twice_on_one_stack_sends_new_mail(running):
+    """A second play puts new people in and sends them new mail, which Broadcast must not take
+    for repeats of the first play's events."""
+    _scenario, stack = running
+    connect(stack)
+    scenario = load("unsubscribe")
+    results = []
+    for _play in range(2):
+        story = Story(scenario, stack)
+        try:
+            results.append(story.finish())
+        finally:
+            story.close()
+    first, second = results
+    assert first["passed"] and second["passed"], [o["label"] for o in second["expectations"] if not o["passed"]]
+    assert {s["email_id"] for s in first["sends"] if "email_id" in s}.isdisjoint(
+        s["email_id"] for s in second["sends"] if "email_id" in s)
