@@ -92,7 +92,6 @@ class ScenarioPlayer:
         self._steps = 0
         self._stop = False
         self._stories: list[StoryInfo] | None = None
-        self._sent: set[tuple[int, str, str]] = set()  # (seed, campaign, person) of every story begun here
         self._line_listeners: list[Callable[[dict], None]] = []
         self._finish_listeners: list[Callable[[str, dict], None]] = []
 
@@ -149,9 +148,6 @@ class ScenarioPlayer:
             if self._busy():
                 raise PlayerError("busy", f"{self._playing.scenario.name} is still playing; stop it (or let it "
                                   "finish) before starting another story.")
-            _check_fresh(scenarios, self._sent)
-            for scenario in scenarios:
-                self._sent |= _emails_of(scenario)
             self._queue = list(scenarios[1:])
             self._playing = _Playing(scenarios[0])
             self._lines.clear()
@@ -361,29 +357,6 @@ def _outcome(outcome: dict[str, Any]) -> dict[str, Any]:
             "passed": bool(outcome.get("passed")),
             "checks": [{"check": c.get("check"), "expected": c.get("expected"), "actual": c.get("actual"),
                         "passed": bool(c.get("passed"))} for c in outcome.get("checks", ())]}
-
-
-def _emails_of(scenario: Scenario) -> set[tuple[int, str, str]]:
-    """What a story's provider email ids are made of: the same triple, the same emails."""
-    return {(scenario.seed, campaign.id, contact.id) for campaign in scenario.campaigns
-            for contact in scenario.all_contacts()}
-
-
-def _check_fresh(scenarios: list[Scenario], sent: set[tuple[int, str, str]]) -> None:
-    """Refuse a story whose emails these apps have already seen (a story played twice).
-
-    A story's email ids come from its seed, campaigns and people, so playing it again sends the
-    very same emails; Broadcast recognises them and ignores them, as it must, and the story
-    would end with nothing new. Better to say so before than to show failed expectations after.
-    """
-    seen = set(sent)
-    for scenario in scenarios:
-        emails = _emails_of(scenario)
-        if emails & seen:
-            raise PlayerError("already_played", f"{scenario.name}'s emails were already played on these apps (same "
-                              "seed, campaigns and people), so Broadcast would rightly ignore them as duplicates. "
-                              "Restart `ab-harness serve` to play it again, or upload it with another seed.")
-        seen |= emails
 
 
 def _check_speed(speed: float | None) -> None:
