@@ -123,9 +123,15 @@ def test_the_inbound_log_shows_each_webhook_as_it_lands(person, served):
     expect(page.locator("main")).to_contain_text("Nothing received yet")
     watcher = page.context.new_page()
     watcher.goto(served.settings_url)
-    play(watcher, "agentbuddy_down_during_delivery", "full")
+    play(watcher, "agentbuddy_down_during_delivery", "2")
     # the log page was opened before anything arrived and is never reloaded
-    expect(page.locator("#inbound tbody tr").first).to_be_visible(timeout=STORY_TIMEOUT)
+    first = page.locator("#inbound tbody tr").first
+    expect(first).to_be_visible(timeout=STORY_TIMEOUT)
+    seq = first.get_attribute("data-seq")
+    page.locator(f"#inbound tr[data-seq='{seq}'] details summary").click()  # a payload opened while newer rows arrive ...
+    page.wait_for_function(f"document.querySelector('#inbound tbody tr').dataset.seq !== '{seq}'",
+                           timeout=STORY_TIMEOUT)
+    expect(page.locator(f"#inbound tr[data-seq='{seq}'] pre")).to_be_visible()  # ... stays open
     expect(page.locator("#inbound")).to_contain_text("valid")
     expect(watcher.locator("#story-verdict")).to_have_text("PASS", timeout=STORY_TIMEOUT)
     person.shot("live-agentbuddy-inbound-arriving")
