@@ -190,11 +190,23 @@ def test_pause_step_resume_and_stop_between_days(broadcast, backend, player):
     post(broadcast, "/live/step")
     status = wait_for(player, lambda s: s.day == played + 1 and s.state == PAUSED)
     assert "(paused)" in status.headline and f"day {played + 1} played" in status.headline
+    assert post(broadcast, "/live/speed", speed="5").json["speed"] == 5.0
+    assert post(broadcast, "/live/speed", speed="full").json["speed"] is None
+    assert post(broadcast, "/live/speed", speed="0").status_code == 400
+    resumed = post(broadcast, "/live/resume").json
+    assert resumed["state"] in ("paused", "playing") and resumed["running"]
+    backend.gate.release()
+    wait_for(player, lambda s: s.day == played + 2 and s.state == "playing")
+    post(broadcast, "/live/pause")
+    backend.gate.release()
+    wait_for(player, lambda s: s.state == PAUSED)
+    played = player.status().day - 1
     busy = post(broadcast, "/live/play", story="james")
     assert busy.status_code == 409 and busy.json["code"] == "busy" and "stop it" in busy.json["detail"]
     post(broadcast, "/live/stop")
     status = player.wait(30)
     assert status.state == STOPPED and status.day == played + 1 and backend.stories[0].closed
+    assert post(broadcast, "/live/resume").json["code"] == "not_playing"
     bar = broadcast.get("/live/bar").get_data(as_text=True)
     assert "maria, day" in bar and "stopped" in bar
 
