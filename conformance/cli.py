@@ -157,7 +157,7 @@ def send_webhook(url, secret, example_name, file_path, contact_id, connection_id
         examples = webhook_examples(ContractView.load(contract_path or spec_path()))
         if list_only:
             for example in examples.values():
-                click.echo(f"{example.name:<36} {example.path or '(full URL)':<28} {example.summary}")
+                click.echo(f"{example.name:<36} {example.path or '(full URL)':<44} {example.summary}")
             return
         if bool(example_name) == bool(file_path):
             raise KitError("Give exactly one of --example NAME (see --list) or --file PATH.")

@@ -27,7 +27,7 @@ def test_list_names_every_webhook_payload_of_the_contract(kit):
     for name in ("events.spec73", "events.clicked", "propensity.spec73", "batch.appendixB",
                  "changeNotification.contactUpdated"):
         assert name in run.stdout
-    assert "/webhooks/broadcast/events" in run.stdout
+    assert "/webhooks/broadcast/{connection_id}/events" in run.stdout  # the deprecated route is not offered
 
 
 def test_an_example_signed_and_sent_lands_on_the_contact(serve_fake, kit):
