@@ -30,6 +30,7 @@ from .queue import Message
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 THROTTLE_DEFAULT = timedelta(seconds=5)  # a 429 without Retry-After
+ROUTE_RETRY = timedelta(minutes=5)  # how long an unknown connection id stays unknown
 
 
 @dataclass(frozen=True)
@@ -142,24 +143,26 @@ class StoredEndpoints:
         self._bases: dict[str, str] = {}
         self._secrets: dict[str, str] = {}
         self._sessions: dict[str, requests.Session] = {}
-        self._routes: dict[str, str] = {}
+        self._routes: dict[str, tuple[str | None, datetime]] = {}  # id, or None until when
 
     def agentbuddy_connection_id(self, connection_id: str) -> str | None:
         """AgentBuddy's id for the connection (`GET /connection`), which names its webhook route; asked
-        once per worker. None while it cannot be learned (not connected, AgentBuddy unreachable): the
-        message then goes to the deprecated route, which still works, and the next one asks again."""
-        if connection_id not in self._routes:
-            try:
-                response = self.bearer_session(connection_id).get(f"{self.api_base(connection_id)}/connection",
-                                                                  timeout=self._config.http_timeout_seconds)
-                body = response.json() if response.status_code == 200 else None
-            except (requests.RequestException, NotConnected, ValueError):
-                return None
-            found = body.get("id") if isinstance(body, dict) else None
-            if not isinstance(found, str) or not found:
-                return None
-            self._routes[connection_id] = found
-        return self._routes[connection_id]
+        once per worker. None while it cannot be learned (not connected, AgentBuddy unreachable or
+        answering without one): the message then goes to the deprecated route, which still works, and
+        the question is asked again after `ROUTE_RETRY`, not before every message."""
+        known = self._routes.get(connection_id)
+        if known is not None and (known[0] is not None or self._clock.now() < known[1]):
+            return known[0]
+        found = None
+        try:
+            response = self.bearer_session(connection_id).get(f"{self.api_base(connection_id)}/connection",
+                                                              timeout=self._config.http_timeout_seconds)
+            body = response.json() if response.status_code == 200 else None
+            found = body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), str) else None
+        except (requests.RequestException, NotConnected, ValueError):
+            pass
+        self._routes[connection_id] = (found or None, self._clock.now() + ROUTE_RETRY)
+        return found or None
 
     def api_base(self, connection_id: str) -> str:
         if connection_id not in self._bases:

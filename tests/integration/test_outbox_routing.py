@@ -4,6 +4,8 @@ Broadcast learns AgentBuddy's id for the connection from `GET /connection` and p
 deprecated route (every secret tried) still carries the message."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from integration.agentbuddy.errors import NotConnected
 from integration.outbox import wire
 from integration.outbox.queue import Message
@@ -54,3 +56,19 @@ def test_the_route_names_the_connection_safely():
     assert wire.webhook_path("batch", "ab_conn_001_broadcast-local") == "/webhooks/broadcast/ab_conn_001_broadcast-local/batch"
     assert wire.webhook_path("event", "a/b") == "/webhooks/broadcast/a%2Fb/events"
     assert wire.webhook_path("propensity", None) == "/webhooks/broadcast/propensity"
+
+
+def test_an_unknown_connection_id_is_asked_again_only_after_a_while(synced_world: ConnectedOrg):
+    org = synced_world
+    asked: list[str] = []
+
+    class Down(StoredEndpoints):
+        def bearer_session(self, connection_id: str):
+            asked.append(connection_id)
+            raise NotConnected(connection_id, "needs_reauth", "AgentBuddy is unreachable in this test")
+
+    endpoints = Down(org.db, org.config, org.clock)
+    assert [endpoints.agentbuddy_connection_id(org.organization_id) for _ in range(3)] == [None, None, None]
+    assert len(asked) == 1
+    org.clock.advance(timedelta(minutes=5))
+    assert endpoints.agentbuddy_connection_id(org.organization_id) is None and len(asked) == 2
