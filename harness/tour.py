@@ -73,7 +73,7 @@ def run_tour(base_url: str, seed: int) -> TourResult:
                  "campaign_id": "bc_campaign_456", "campaign_name": "January Market Update"},
     }
     message_id = f"msg_tour_{seed}"
-    url = f"{base_url}/v1/webhooks/broadcast/events"
+    url = f"{base_url}/v1/webhooks/broadcast/{connection['id']}/events"  # the connection's own route
     result.webhook_status = signed_post(url, connection["webhook_signing_secret"], event, message_id, now).status_code
     # The same message again, as a retrying sender would: acknowledged, applied once.
     result.replay_status = signed_post(url, connection["webhook_signing_secret"], event, message_id, now).status_code
