@@ -50,7 +50,7 @@ def demo(seed: int, with_tour: bool, tour_only: bool, only: tuple[str, ...], job
     for scenario, contact in STORIES:
         result = next((r for r in results if r["scenario"] == scenario), None)
         if result is not None and any(c["id"] == contact for c in result["contacts"]):
-            from scenarios.views import story
+            from scenarios.views.console import story
 
             story(result, contact, console)
     summary(console, results)
@@ -74,9 +74,9 @@ def run_tour(console: Console, seed: int) -> None:
 
 
 def replay(console: Console, names: list[str] | None, jobs: int | None) -> list[dict[str, Any]]:
-    from scenarios import replay_library
-    from scenarios.loader import library_paths, load
-    from scenarios.progress import day_progress
+    from scenarios.engine import replay_library
+    from scenarios.story.loader import library_paths, load
+    from scenarios.views.progress import day_progress
 
     wanted = names or [p.stem for p in library_paths()]
     try:
@@ -114,7 +114,7 @@ def summary(console: Console, results: list[dict[str, Any]]) -> None:
     console.print(table)
     for r in results:
         if not r["passed"]:
-            from scenarios.views import print_failure
+            from scenarios.views.console import print_failure
 
             console.print(f"[red]{r['scenario']}[/]:")
             print_failure(r, console)
@@ -133,7 +133,7 @@ def _headline(result: dict) -> tuple[str, Text, str]:
 
 
 def write_report(results: list[dict[str, Any]], output_dir: Path) -> tuple[Path, Path]:
-    from scenarios.report import render_html
+    from scenarios.views.report import render_html
 
     output_dir.mkdir(parents=True, exist_ok=True)
     html = (output_dir / "demo-report.html").resolve()

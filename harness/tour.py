@@ -37,7 +37,7 @@ class TourResult:
 
 
 def start_fake(seed: int):
-    """The fake on a free loopback port; `.url`, `.stop()` (the replay's server: stops in 20 ms)."""
+    """The fake on a free loopback port; `.url`, `.stop()`."""
     return serve(create_app(MockConfig(seed=seed, auto_approve=True, contacts_per_account=120)))
 
 

@@ -6,6 +6,18 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import Progress
+
+from scenarios.engine.many import replay_many
+from scenarios.people.generator import Population
+from scenarios.people.resend import payload
+from scenarios.story.loader import ScenarioError, library_paths, load
+from scenarios.verdicts import evaluate as ev
+from scenarios.views.console import print_failure, print_result
+from scenarios.views.evaluation import render as render_evaluation
+from scenarios.views.progress import day_progress
+from scenarios.views.report import render_html
 
 
 def _width() -> int | None:
@@ -23,9 +35,6 @@ def _width() -> int | None:
               help="JSON Lines file (default: stdout).")
 def generate(contacts: int, seed: int, days: int, fmt: str, output: str) -> None:
     """Stream a seeded population's email events as JSON Lines (same seed, same bytes)."""
-    from .generator import Population
-    from .resend import payload
-
     population = Population(contacts, seed, days)
     campaigns = {c.id: c for c in population.scenario().campaigns}
     stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
@@ -61,11 +70,6 @@ def generate(contacts: int, seed: int, days: int, fmt: str, output: str) -> None
 def evaluate(contacts: int, seed: int, days: int, as_json: bool, jobs: int | None) -> None:
     """Score a seeded population day by day with the integration's scoring; report how 'hot' finds
     planted intent, how scores rank it, and how steady categories are for people who do not change."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from . import evaluate as ev
-
     console = Console(stderr=as_json, width=_width())
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("scoring contacts", total=contacts)
@@ -73,7 +77,7 @@ def evaluate(contacts: int, seed: int, days: int, as_json: bool, jobs: int | Non
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
-        ev.render(result, console)
+        render_evaluation(result, console)
 
 
 @click.command("replay")
@@ -93,10 +97,6 @@ def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, 
     PATH may be a file or the name of a library scenario (e.g. `maria`). Exits 1 when any
     expectation fails, 2 when a file is invalid.
     """
-    from rich.console import Console
-
-    from .loader import ScenarioError, library_paths, load
-
     console = Console(width=_width())
     targets = list(paths) + (library_paths() if library else [])
     if not targets:
@@ -117,10 +117,6 @@ def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, 
         console.print(f"{len(scenarios)} scenario file(s) valid")
         return
 
-    from .parallel import replay_many
-    from .progress import day_progress
-    from .views import print_failure, print_result
-
     def show(result: dict) -> None:
         print_result(result, console, quiet=quiet)
         if not result["passed"]:
@@ -133,8 +129,6 @@ def replay(paths, library, agentbuddy_url, json_file, report_file, seed, check, 
         document = results[0] if len(results) == 1 else {"results": results}
         json_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if report_file:
-        from .report import render_html
-
         report_file.write_text(render_html(results), encoding="utf-8")
     failed = [r["scenario"] for r in results if not r["passed"]]
     if failed:

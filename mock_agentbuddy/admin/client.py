@@ -44,7 +44,7 @@ class AdminClient:
     def __init__(self, url: str, *, session: requests.Session | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.http = session or _session_for(self.url)
+        self.http = session or session_for(self.url)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One admin request; the decoded JSON answer (None for an empty one)."""
@@ -196,8 +196,8 @@ def _decoded(response: requests.Response) -> Any:
         return response.text
 
 
-def _session_for(url: str) -> requests.Session:
-    """One keep-alive session; for a fake on loopback no proxy look-ups (requests scans the
+def session_for(url: str) -> requests.Session:
+    """One keep-alive session for talking to `url`; for a server on loopback no proxy look-ups (requests scans the
     environment for proxies on every call otherwise: ~0.4 ms a request)."""
     session = requests.Session()
     host = urlsplit(url).hostname or ""

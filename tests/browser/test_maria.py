@@ -2,7 +2,6 @@
 hot with "Call this week" in Broadcast and in AgentBuddy's contact record."""
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,25 +22,17 @@ class Replayed:
 
 @pytest.fixture(scope="module")
 def maria():
-    from scenarios import replay as simulator
-    from scenarios.checks import Observations, check_all
-    from scenarios.loader import load
-    from scenarios.results import build
+    from scenarios.engine import Story, local_stack
+    from scenarios.story.loader import load
 
     scenario = load(LIBRARY / "maria.yaml")
-    served = simulator.launch_fake(scenario)
-    workdir = tempfile.TemporaryDirectory(prefix="browser-maria-")
-    run = simulator.Run(scenario, simulator.Fake(served.url), Path(workdir.name))
-    try:
-        run.start()
-        run.run()
-        observations = Observations.collect(run, simulator.Fake(served.url))
-        result = build(scenario, run, observations, check_all(scenario, observations), None)
-        yield Replayed(served.url, run.web.url, run.ab_ids["maria"], result)
-    finally:
-        run.close()
-        served.stop()
-        workdir.cleanup()
+    with local_stack(scenario) as stack:
+        story = Story(scenario, stack)
+        try:
+            result = story.finish()
+            yield Replayed(stack.agentbuddy.url, stack.broadcast_url, story.ab_ids["maria"], result)
+        finally:
+            story.close()
 
 
 def test_broadcast_shows_maria_hot(person, maria):
@@ -101,7 +92,7 @@ def test_agentbuddy_record_shows_what_broadcast_sent(person, maria):
 
 
 def test_scenario_report_renders_offline(person, maria, tmp_path):
-    from scenarios.report import render_html
+    from scenarios.views.report import render_html
 
     report = tmp_path / "report.html"
     report.write_text(render_html([maria.result]), encoding="utf-8")

@@ -20,8 +20,9 @@ from common.serving import serve
 from conformance import CONSUMER_SUITE, CONSUMER_VERSION
 from mock_agentbuddy import MockConfig, create_app, stop_background
 from mock_agentbuddy.admin.client import AdminClient
-from scenarios.loader import load
-from scenarios.replay import launch_fake, replay
+from scenarios.story.loader import load
+from scenarios.engine import replay
+from scenarios.engine.stack import launch_fake
 
 KIT = [sys.executable, "-c", "from harness.cli import main; main()"]
 READY = re.compile(r"on (http://127\.0\.0\.1:\d+) ")

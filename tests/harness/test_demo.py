@@ -37,14 +37,14 @@ def test_demo_tells_maria_and_james_and_writes_the_report(tmp_path: Path):
 
 
 def test_demo_exits_non_zero_and_names_the_failure(tmp_path: Path, monkeypatch):
-    from scenarios.loader import load
-    from scenarios.replay import replay
+    from scenarios.story.loader import load
+    from scenarios.engine import replay
 
     broken = copy.deepcopy(replay(load("spam_complaint")))
     broken["passed"] = False
     broken["expectations"][0]["passed"] = False
     broken["expectations"][0]["checks"][0]["passed"] = False
-    monkeypatch.setattr("scenarios.replay_library", lambda names, **kw: [kw["on_result"](broken) or broken])
+    monkeypatch.setattr("scenarios.engine.replay_library", lambda names, **kw: [kw["on_result"](broken) or broken])
 
     out = run_demo("--no-tour", "--only", "spam_complaint", "--output-dir", str(tmp_path))
 

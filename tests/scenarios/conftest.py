@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.loader import load
-from scenarios.replay import replay
+from scenarios.story.loader import load
+from scenarios.engine import replay
 
 
 @pytest.fixture(scope="session")

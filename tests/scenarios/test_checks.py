@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.checks import Observations, check_all
-from scenarios.loader import ScenarioError, loads
+from scenarios.verdicts.checks import check_all
+from scenarios.verdicts.observations import Observations
+from scenarios.story.loader import ScenarioError, loads
 from tests.scenarios.samples import pat
 
 STORY = pat(28, 4, """

@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from harness.cli import main
-from scenarios import evaluate as ev
+from scenarios.verdicts import evaluate as ev
 
 
 def test_figures_are_computed_and_planted_intent_stands_out():
@@ -48,7 +48,7 @@ def test_the_headline_figures_are_top_level_keys_and_do_not_depend_on_the_number
 
 
 def test_measures_are_what_their_names_say():
-    from scenarios.measures import Scored, auc, headline, weekly_change_rate
+    from scenarios.verdicts.measures import Scored, auc, headline, weekly_change_rate
 
     assert auc([3, 4], [1, 2]) == 1.0 and auc([1, 2], [3, 4]) == 0.0 and auc([2], [2]) == 0.5
     row = lambda archetype, category, weekly=(), kind="owner", seller=0, buyer=0, open_rate=0.0: Scored(  # noqa: E731

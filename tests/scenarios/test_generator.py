@@ -6,8 +6,8 @@ import itertools
 import types
 from collections import Counter
 
-from scenarios.generator import Population, iter_contacts
-from scenarios.timeline import APPLE_MPP_USER_AGENT
+from scenarios.people.generator import Population, iter_contacts
+from scenarios.people.timeline import APPLE_MPP_USER_AGENT
 
 
 def digest(population: Population) -> str:

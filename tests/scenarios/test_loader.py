@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.loader import ScenarioError, library_paths, load, loads
+from scenarios.story.loader import ScenarioError, library_paths, load, loads
 
 VALID = """
 name: tiny

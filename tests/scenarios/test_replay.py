@@ -7,8 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from harness.cli import main
-from scenarios.loader import load, loads
-from scenarios.replay import replay
+from scenarios.story.loader import load, loads
+from scenarios.engine import replay
 from tests.scenarios.samples import pat
 
 
@@ -91,7 +91,7 @@ def test_an_invalid_file_exits_2_with_the_path_into_the_file(tmp_path: Path):
 
 
 def test_replays_side_by_side_give_the_same_json_as_one_at_a_time():
-    from scenarios.parallel import replay_many
+    from scenarios.engine import replay_many
 
     scenarios = [load("spam_complaint"), load("hard_bounce")]
     heard: list[tuple[str, int, int]] = []

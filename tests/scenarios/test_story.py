@@ -1,7 +1,7 @@
 """Maria's story reads as a story: category stretches, not every one-day wobble."""
 from __future__ import annotations
 
-from scenarios.story import category_runs
+from scenarios.views.tell import category_runs
 
 
 def point(day: int, category: str, score: int = 50) -> dict:

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from contract.categories import CATEGORIES
 
-from .generator import PLANTED_INTENT
+from scenarios.people.generator import PLANTED_INTENT
 
 #: Archetypes whose planted behaviour is the same from the first day to the last.
 CONSTANT_ARCHETYPES = ("steady", "dormant", "privacy_proxy_opener", "bot_clicker")

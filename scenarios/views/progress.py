@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from . import model as m
+from scenarios.story import model as m
 
 
 class DayProgress:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from . import model as m
-from .checks import Observations, event_type, is_machine
+from scenarios.story import model as m
+
+from .observations import Observations, event_type, is_machine
 
 PROPENSITY_FIELDS = ("propensity_score", "propensity_category", "seller_likelihood", "buyer_activity_score",
                      "recommended_action", "contributing_factors")
@@ -61,7 +62,9 @@ def deliveries(received: list[dict], wire: dict[str, list[int]] | None = None) -
     return out
 
 
-def build(scenario: m.Scenario, run, obs: Observations, outcomes: list[dict], error: str | None) -> dict[str, Any]:
+def build(scenario: m.Scenario, obs: Observations, outcomes: list[dict], error: str | None,
+          log: list[dict], gaps: list[str] = ()) -> dict[str, Any]:
+    """The result document; `log` is the story's lines, `gaps` what the replay could not play."""
     expected_contacts = {e.contact for e in scenario.expectations}
     contacts = []
     for contact in scenario.all_contacts():
@@ -82,8 +85,8 @@ def build(scenario: m.Scenario, run, obs: Observations, outcomes: list[dict], er
     return {
         "scenario": scenario.name, "description": scenario.description, "seed": scenario.seed,
         "start": scenario.start.isoformat(), "days": scenario.days,
-        "passed": error is None and all(o["passed"] for o in outcomes) and not run.gaps,
-        "error": error, "gaps": sorted(set(run.gaps)),
+        "passed": error is None and all(o["passed"] for o in outcomes) and not gaps,
+        "error": error, "gaps": sorted(set(gaps)),
         "expectations": outcomes, "contacts": contacts,
-        "events": obs.emitted, "sends": obs.sends, "log": run.log.lines,
+        "events": obs.emitted, "sends": obs.sends, "log": log,
     }

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from . import model as m
+from scenarios.story import model as m
 
 APPLE_MPP_USER_AGENT = "Mozilla/5.0"  # what Apple's Mail Privacy Protection proxy presents
 APPLE_MPP_IP = "17.58.101.22"

@@ -1,4 +1,4 @@
-"""The scenario as typed values: what the loader hands to the timeline, replay and reports.
+"""The scenario as typed values: what the loader hands to the people, the engine and the verdicts.
 
 Everything is frozen so a scenario can be shared between a replay and its report without
 anyone editing it on the way; times are day offsets until `Scenario.at()` turns them into
@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+
+from .crowd import generated_contacts
+from .world import Contact, GeneratedWorld, Office, World  # noqa: F401 - the world's types, as `m.Contact`
 
 CAMPAIGN_KINDS = ("market_update", "new_listings", "home_valuation", "mortgage_rates", "newsletter")
 LINK_CATEGORIES = ("valuation", "listing", "financing", "market_update", "other")
@@ -33,45 +36,6 @@ class Range:
         if middle == int(middle):
             return f"{int(middle)}±{int(middle) - self.low}"
         return f"{self.low}..{self.high}"
-
-
-@dataclass(frozen=True)
-class Office:
-    id: str
-    name: str
-    parent: str | None = None
-
-
-@dataclass(frozen=True)
-class Contact:
-    id: str
-    first_name: str
-    last_name: str
-    email: str
-    type: str = "lead"
-    ownership_years: float | None = None
-    email_opt_in: bool = True
-    tags: tuple[str, ...] = ()
-    office: str | None = None
-    archetype: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
-
-@dataclass(frozen=True)
-class GeneratedWorld:
-    seed: int
-    size: int
-    archetypes: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True)
-class World:
-    offices: tuple[Office, ...]
-    contacts: tuple[Contact, ...]
-    generated: GeneratedWorld | None = None
 
 
 @dataclass(frozen=True)
@@ -263,8 +227,6 @@ class Scenario:
         """Explicit contacts first, then the seeded generated ones, in a stable order."""
         if self.world.generated is None:
             return self.world.contacts
-        from .generator import generated_contacts  # the generator depends on this module
-
         return self.world.contacts + tuple(generated_contacts(self.world.generated, self.world.offices))
 
     def behaviours_for(self, contact: Contact) -> list[Behaviour]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from .tell import tell
 
 CATEGORY_STYLE = {"hot": "bold red", "warm": "dark_orange", "cool": "cyan", "cold": "grey58"}
 
@@ -69,21 +70,4 @@ def print_failure(result: dict[str, Any], console: Console, context_days: int = 
 
 def story(result: dict[str, Any], contact_id: str, console: Console | None = None) -> None:
     """One person's story: what they did, how the score moved, what AgentBuddy received and advises."""
-    from .story import tell
-
     tell(result, contact_id, console or Console())
-
-
-def _turning_points(points: list[dict], tail: int = 6) -> list[dict]:
-    """The days the category changed, plus the last few: the score's story without the noise."""
-    keep = [p for i, p in enumerate(points)
-            if i == 0 or p["propensity_category"] != points[i - 1]["propensity_category"]]
-    chosen = {id(p) for p in keep} | {id(p) for p in points[-tail:]}
-    return [p for p in points if id(p) in chosen]
-
-
-def _day(result: dict[str, Any], at: str) -> int:
-    from datetime import date, datetime
-
-    start = date.fromisoformat(result["start"])
-    return (datetime.fromisoformat(at.replace("Z", "+00:00")).date() - start).days
