@@ -139,13 +139,15 @@ def _list(checks) -> None:
 @click.option("--example", "example_name", metavar="NAME", help="A payload of the contract, by name (--list).")
 @click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), help="Send this file's bytes.")
 @click.option("--contact-id", help="Replace every contact_id in the payload (the examples name sample contacts).")
+@click.option("--connection-id", help="Post to this connection's route (the id of GET /v1/connection); without it "
+              "the deprecated route that names no connection is used.")
 @click.option("--id", "msg_id", help="The webhook-id to send (default: a new one); repeat one to test deduplication.")
 @click.option("--timestamp-offset", default=0, type=int, help="Sign this many seconds off now (e.g. -400: stale).")
 @click.option("--list", "list_only", is_flag=True, help="List the contract's webhook payloads and exit.")
 @click.option("--contract", "contract_path", type=click.Path(path_type=Path), default=None,
               help="The contract to take examples from [default: the harness's].")
-def send_webhook(url, secret, example_name, file_path, contact_id, msg_id, timestamp_offset, list_only,
-                 contract_path) -> None:
+def send_webhook(url, secret, example_name, file_path, contact_id, connection_id, msg_id, timestamp_offset,
+                 list_only, contract_path) -> None:
     """Sign a payload with Standard Webhooks and POST it; print the status and the answer.
 
     For AgentBuddy engineers building the receiver of Broadcast's webhooks by hand. Exit status
@@ -155,7 +157,7 @@ def send_webhook(url, secret, example_name, file_path, contact_id, msg_id, times
         examples = webhook_examples(ContractView.load(contract_path or spec_path()))
         if list_only:
             for example in examples.values():
-                click.echo(f"{example.name:<36} {example.path or '(full URL)':<28} {example.summary}")
+                click.echo(f"{example.name:<36} {example.path or '(full URL)':<44} {example.summary}")
             return
         if bool(example_name) == bool(file_path):
             raise KitError("Give exactly one of --example NAME (see --list) or --file PATH.")
@@ -172,7 +174,7 @@ def send_webhook(url, secret, example_name, file_path, contact_id, msg_id, times
                 text = file_path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise KitError(f"Cannot read {file_path} ({type(error).__name__}).") from None
-        destination = target_url(url, example)
+        destination = target_url(url, example, connection_id)
         answer = send(destination, secret, body_text(example, text, contact_id), msg_id, timestamp_offset)
     except KitError as error:
         fail(str(error))

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -33,8 +34,8 @@ def webhook_examples(contract: ContractView) -> dict[str, Example]:
     taken: set[str] = set()
     for path, item in contract.spec["paths"].items():
         operation = item.get("post") or {}
-        if not any("webhookSignature" in r for r in operation.get("security", [])):
-            continue
+        if not any("webhookSignature" in r for r in operation.get("security", [])) or operation.get("deprecated"):
+            continue  # a deprecated route's examples are its replacement's (DECISIONS item 33)
         content = operation["requestBody"]["content"]["application/json"]
         taken.add(content["schema"].get("$ref", ""))
         for key, example in (content.get("examples") or {}).items():
@@ -69,14 +70,20 @@ def with_contact(body: Any, contact_id: str) -> Any:
     return body
 
 
-def target_url(url: str, example: Example | None) -> str:
-    """A full endpoint URL; a bare server or API base gets the example's own path."""
+def target_url(url: str, example: Example | None, connection_id: str | None = None) -> str:
+    """A full endpoint URL; a bare server or API base gets the example's own path, on the connection's
+    route when `connection_id` is given, else on the deprecated route that names no connection."""
     base = url.rstrip("/")
     if example is None or example.path is None or "/webhooks/" in base:
         return url
     if not base.endswith("/v1"):
         base += "/v1"
-    return base + example.path
+    path = example.path
+    if connection_id:
+        path = path.replace("{connection_id}", quote(connection_id, safe=""))
+    else:
+        path = path.replace("/{connection_id}", "")
+    return base + path
 
 
 def send(url: str, secret: str, body: str, msg_id: str | None = None, offset_seconds: int = 0,

@@ -2,7 +2,10 @@
 
 Both servers depend on this package and on nothing of each other; the YAML file is the
 single source of truth. In a source checkout it is read from `openapi/`; an installed wheel
-carries a copy beside this module.
+carries a copy beside this module. `reader` follows `$ref`s through it; `categories` holds the
+score bands both sides share.
+
+May import: `common` and third-party packages only. Every room but `common` may import it.
 """
 from __future__ import annotations
 

@@ -19,6 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import tour
+from scenarios.engine import replay_library
+from scenarios.story.loader import library_paths, load
+from scenarios.views.console import print_failure, story
+from scenarios.views.progress import day_progress
+from scenarios.views.report import render_html
 
 STORIES = (("maria", "maria"), ("james", "james"))  # (scenario, contact) told at length
 CATEGORY_STYLE = {"hot": "bold red", "warm": "dark_orange", "cool": "cyan", "cold": "grey58"}
@@ -50,8 +55,6 @@ def demo(seed: int, with_tour: bool, tour_only: bool, only: tuple[str, ...], job
     for scenario, contact in STORIES:
         result = next((r for r in results if r["scenario"] == scenario), None)
         if result is not None and any(c["id"] == contact for c in result["contacts"]):
-            from scenarios.views.console import story
-
             story(result, contact, console)
     summary(console, results)
     html, data = write_report(results, output_dir)
@@ -74,10 +77,6 @@ def run_tour(console: Console, seed: int) -> None:
 
 
 def replay(console: Console, names: list[str] | None, jobs: int | None) -> list[dict[str, Any]]:
-    from scenarios.engine import replay_library
-    from scenarios.story.loader import library_paths, load
-    from scenarios.views.progress import day_progress
-
     wanted = names or [p.stem for p in library_paths()]
     try:
         scenarios = [load(name) for name in wanted]
@@ -114,8 +113,6 @@ def summary(console: Console, results: list[dict[str, Any]]) -> None:
     console.print(table)
     for r in results:
         if not r["passed"]:
-            from scenarios.views.console import print_failure
-
             console.print(f"[red]{r['scenario']}[/]:")
             print_failure(r, console)
 
@@ -133,8 +130,6 @@ def _headline(result: dict) -> tuple[str, Text, str]:
 
 
 def write_report(results: list[dict[str, Any]], output_dir: Path) -> tuple[Path, Path]:
-    from scenarios.views.report import render_html
-
     output_dir.mkdir(parents=True, exist_ok=True)
     html = (output_dir / "demo-report.html").resolve()
     data = (output_dir / "demo-report.json").resolve()

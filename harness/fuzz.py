@@ -17,6 +17,8 @@ import requests
 from contract import spec_path
 from common.serving import ServedApp, serve
 from harness.oauth import headless_token
+from mock_agentbuddy import create_app
+from mock_agentbuddy.config import MockConfig
 
 ALL_PHASES = "examples,coverage,fuzzing,stateful"
 
@@ -46,9 +48,6 @@ def schemathesis_command(url: str, token: str, seed: int, max_examples: int, pha
 
 
 def launch_mock(seed: int) -> ServedApp:
-    from mock_agentbuddy import create_app
-    from mock_agentbuddy.config import MockConfig
-
     # The fuzzer is a heavy but legitimate client: lift the rate limit so it tests behaviour, not quota.
     config = MockConfig(seed=seed, auto_approve=True, strict=True, rate_limit="1000000/min",
                         contacts_per_account=60)

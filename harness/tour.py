@@ -6,6 +6,7 @@ engagement webhook, and what the fake recorded — printed for a person to read.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 import uuid
 from dataclasses import dataclass, field
 
@@ -14,7 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from standardwebhooks import Webhook
 
+from common.serving import serve
 from harness.oauth import headless_token
+from mock_agentbuddy import create_app
+from mock_agentbuddy.config import MockConfig
 
 
 @dataclass
@@ -34,10 +38,6 @@ class TourResult:
 
 def start_fake(seed: int):
     """The fake on a free loopback port; `.url`, `.stop()`."""
-    from common.serving import serve
-    from mock_agentbuddy import create_app
-    from mock_agentbuddy.config import MockConfig
-
     return serve(create_app(MockConfig(seed=seed, auto_approve=True, contacts_per_account=120)))
 
 
@@ -50,8 +50,6 @@ def signed_post(url: str, secret: str, payload: dict, message_id: str, when) -> 
 
 
 def run_tour(base_url: str, seed: int) -> TourResult:
-    from datetime import datetime, timezone
-
     result = TourResult()
     world = requests.get(f"{base_url}/__admin/world", timeout=10).json()
     account = world["accounts"][0]
@@ -75,7 +73,7 @@ def run_tour(base_url: str, seed: int) -> TourResult:
                  "campaign_id": "bc_campaign_456", "campaign_name": "January Market Update"},
     }
     message_id = f"msg_tour_{seed}"
-    url = f"{base_url}/v1/webhooks/broadcast/events"
+    url = f"{base_url}/v1/webhooks/broadcast/{connection['id']}/events"  # the connection's own route
     result.webhook_status = signed_post(url, connection["webhook_signing_secret"], event, message_id, now).status_code
     # The same message again, as a retrying sender would: acknowledged, applied once.
     result.replay_status = signed_post(url, connection["webhook_signing_secret"], event, message_id, now).status_code

@@ -55,6 +55,7 @@ def create_app(config: MockConfig | None = None, *, clock: "Clock | None" = None
     from .api import faults, journal, ratelimit, resources, subscriptions, validation
     from .inbound import push, webhooks
     from .oauth import init_oauth
+    from .pages import docs
     from .pages import views as pages
     from .state import EXTENSION, MockState
     from .world.churn import ChurnRunner
@@ -78,7 +79,7 @@ def create_app(config: MockConfig | None = None, *, clock: "Clock | None" = None
     ratelimit.init_ratelimit(app, state)
     faults.init_faults(app, state)
     init_oauth(app, state)
-    for blueprint in (resources.bp, subscriptions.bp, webhooks.bp, push.bp, admin.bp, pages.bp):
+    for blueprint in (resources.bp, subscriptions.bp, webhooks.bp, push.bp, admin.bp, pages.bp, docs.bp):
         app.register_blueprint(blueprint)
     return app
 

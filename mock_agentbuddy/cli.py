@@ -58,16 +58,19 @@ def check_rate(_ctx, _param, value: str) -> str:
 @click.option("--defect", "defects", multiple=True, type=click.Choice(list(DEFECTS)), metavar="NAME",
               help="Plant a bug on purpose, to see a conformance kit catch it (repeatable): "
                    f"{', '.join(DEFECTS)}.")
+@click.option("--docs-dir", default="build/docs", show_default=True, type=click.Path(file_okay=False),
+              help="The contract's HTML documentation to serve at /docs/ (what `make docs` builds).")
 def mock(host, port, seed, accounts, offices_per_account, agents_per_account, contacts_per_account,
          properties_per_contact, epoch, auto_approve, strict, rate_limit, rate_limit_window, access_token_ttl,
-         fault, churn, defects) -> None:
+         fault, churn, defects, docs_dir) -> None:
     """Serve the fake AgentBuddy: seeded world, OAuth, read API, inbound webhooks, faults, admin API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = MockConfig(host=host, port=port, seed=seed, accounts=accounts, offices_per_account=offices_per_account,
                         agents_per_account=agents_per_account, contacts_per_account=contacts_per_account,
                         properties_per_contact=properties_per_contact, epoch=epoch, auto_approve=auto_approve,
                         strict=strict, rate_limit=rate_limit, rate_limit_window=rate_limit_window,
-                        access_token_ttl=access_token_ttl, faults=fault, churn=churn, defects=frozenset(defects))
+                        access_token_ttl=access_token_ttl, faults=fault, churn=churn, defects=frozenset(defects),
+                        docs_dir=docs_dir)
     app = create_app(config)
     try:
         run(app, host=host, port=port, on_ready=lambda url: banner(state_of(app), url))
@@ -79,7 +82,7 @@ def banner(state, url: str, title: str = "Fake AgentBuddy", err: bool = False) -
     """What a person needs to point a client at the fake: URLs, the client, agent logins."""
     cfg = state.config
     echo = functools.partial(click.echo, err=err)
-    echo(f"{title} on {url}  (API {url}/v1, admin {url}/__admin/world)")
+    echo(f"{title} on {url}  (API {url}/v1, admin {url}/__admin/world, contract docs {url}/docs/)")
     echo(f"  seed {cfg.seed}, {len(state.world.accounts)} account(s), {cfg.contacts_per_account} contacts each; "
          f"strict={'on' if cfg.strict else 'off'}, auto-approve={'on' if cfg.auto_approve else 'off'}, "
          f"rate limit {cfg.rate_limit}, faults {cfg.faults or 'none'}, churn {cfg.churn}/min")

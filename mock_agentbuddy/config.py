@@ -82,6 +82,7 @@ class MockConfig:
     webhook_tolerance_seconds: int = 300
     journal_size: int = 10_000
     defects: frozenset[str] = frozenset()  # planted bugs (`defects.py`), off unless named here
+    docs_dir: str | None = "build/docs"  # what `make docs` built, served at /docs/ (relative to the cwd)
 
     def __post_init__(self) -> None:
         self.defects = defect_switches.parse(self.defects)

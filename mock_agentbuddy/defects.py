@@ -70,7 +70,8 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect(TOMBSTONES_MISSING, "Deleted records vanish: no tombstones in lists, 404 on GET",
            ("sync.tombstones.listed", "sync.tombstones.get")),
     Defect(WEBHOOK_SIGNATURE_UNCHECKED, "A webhook whose signature does not verify is trusted anyway (the "
-           "account is taken from the contact it names)", ("webhooks.signature.invalid",)),
+           "connection is taken from the path, or on a deprecated route from the contact it names)",
+           ("webhooks.signature.invalid", "webhooks.routing.other_connection")),
     Defect(WEBHOOK_TIMESTAMP_UNCHECKED, "webhook-timestamp is not checked: a signature of any age is accepted",
            ("webhooks.timestamp.stale", "webhooks.timestamp.future")),
     Defect(WEBHOOK_DUPLICATES_APPLIED, "A repeated webhook-id is applied again instead of acknowledged as a "

@@ -1,6 +1,9 @@
-"""Inbound Option A: Broadcast's Standard Webhooks signed POSTs to `/webhooks/broadcast/*`.
+"""Inbound Option A: Broadcast's Standard Webhooks signed POSTs to `/webhooks/broadcast/{connection_id}/*`.
 
-The signing secret is the connection's (`GET /v1/connection` → `webhook_signing_secret`). What
+The signing secret is the connection's (`GET /v1/connection` → `webhook_signing_secret`), and so is the
+path (`GET /v1/connection` → `id`; contract 1.2.0, DECISIONS item 33): every check posts to the
+connection's own route, and the `webhooks.routing.*` checks hold the routing itself (an unknown
+connection, a body signed for another connection, the deprecated route without one). What
 a webhook did is read back the way AgentBuddy's own UI would: `GET /v1/contacts/{id}` shows
 `campaigns`, `engagement` and `propensity`. Each check writes under campaign ids of its own, so
 "changed nothing" is a fact the public API can show.
@@ -23,9 +26,17 @@ def category(score: int) -> str:
     return "hot" if score >= 80 else "warm" if score >= 60 else "cool" if score >= 40 else "cold"
 
 
+def route(ctx, kind: str, connection_id: str | None = None) -> str:
+    """The connection's own route for `kind` (this run's connection unless another is named)."""
+    connection_id = connection_id or ctx.target.connection.get("id")
+    if not connection_id:
+        raise Fail("GET /v1/connection returned no id: signed webhooks have no route to post to")
+    return f"/v1/webhooks/broadcast/{connection_id}/{kind}"
+
+
 def send(ctx, kind: str, body: Any, secret: str, *, msg_id: str | None = None, offset: float = 0,
-         raw: str | None = None, drop: str | None = None, tamper: bool = False):
-    """POST a Standard Webhooks signed body to /v1/webhooks/broadcast/<kind>."""
+         raw: str | None = None, drop: str | None = None, tamper: bool = False, path: str | None = None):
+    """POST a Standard Webhooks signed body to the connection's route for `kind` (or to `path`)."""
     text = raw if raw is not None else json.dumps(body)
     when = ctx.target.server_now() + timedelta(seconds=offset)
     headers = signed_headers(secret, msg_id or ctx.unique("kit_msg"), when, text)
@@ -33,7 +44,7 @@ def send(ctx, kind: str, body: Any, secret: str, *, msg_id: str | None = None, o
         headers.pop(drop)
     if tamper:
         text = text.replace("Conformance kit", "Conformance kat")
-    return ctx.probe.post(f"/v1/webhooks/broadcast/{kind}", data=text.encode(), headers=headers)
+    return ctx.probe.post(path or route(ctx, kind), data=text.encode(), headers=headers)
 
 
 def email_event(ctx, contact_id: str, campaign_id: str, with_event_id: bool = True) -> dict:
@@ -149,6 +160,47 @@ def events_other_account(ctx):
     reply = send(ctx, "events", email_event(ctx, foreign, campaign_id), secret)
     _refused_unchanged(ctx, reply, 404, "not_found", "an event for another account's contact", other, foreign,
                        campaign_id)
+
+
+@check("webhooks.routing.unknown_connection", "A signed webhook to a connection that does not exist: 404 not_found",
+       "contract components.parameters.ConnectionIdPath, responses.NotFound; DECISIONS item 33")
+def routing_unknown_connection(ctx):
+    secret, token, contact_id = _setup(ctx)
+    campaign_id = ctx.unique("kit_cmp")
+    path = route(ctx, "events", ctx.unique("kit_no_such_connection"))
+    reply = send(ctx, "events", email_event(ctx, contact_id, campaign_id), secret, path=path)
+    _refused_unchanged(ctx, reply, 404, "not_found", "an event posted to an unknown connection's route", token,
+                       contact_id, campaign_id)
+
+
+@check("webhooks.routing.other_connection", "A body signed for another connection, posted to this one's route: "
+       "401 invalid_signature, nothing applied", "contract components.securitySchemes.webhookSignature; "
+       "DECISIONS item 33 (the signature binds body and connection)")
+def routing_other_connection(ctx):
+    secret, token, contact_id = _setup(ctx)
+    other = ctx.need_other_account()
+    reply = ctx.probe.get("/v1/connection", token=other)
+    theirs = reply.json.get("webhook_signing_secret") if reply.status == 200 and isinstance(reply.json, dict) else None
+    if not theirs or theirs == secret:
+        raise Fail("the second account's GET /v1/connection gave no secret of its own", reply.exchange)
+    campaign_id = ctx.unique("kit_cmp")
+    sent = send(ctx, "events", email_event(ctx, contact_id, campaign_id), theirs)
+    _refused_unchanged(ctx, sent, 401, "invalid_signature", "an event signed with another connection's secret",
+                       token, contact_id, campaign_id)
+
+
+@check("webhooks.routing.deprecated_route", "The deprecated route without a connection still accepts a signed event",
+       "contract paths./webhooks/broadcast/events.post (deprecated in 1.2.0, kept until a new major); DECISIONS Q5, "
+       "item 33")
+def routing_deprecated_route(ctx):
+    secret, token, contact_id = _setup(ctx)
+    campaign_id = ctx.unique("kit_cmp")
+    reply = send(ctx, "events", email_event(ctx, contact_id, campaign_id), secret,
+                 path="/v1/webhooks/broadcast/events")
+    _accepted(ctx, reply, "a signed email event on the deprecated route")
+    if campaign(contact_view(ctx, token, contact_id), campaign_id) is None:
+        raise Fail(f"the deprecated route accepted the event, yet the contact does not show campaign {campaign_id}",
+                   reply.exchange)
 
 
 @check("webhooks.signature.invalid", "A wrong signature or a body changed after signing: 401 invalid_signature, "

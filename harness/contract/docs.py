@@ -83,6 +83,8 @@ def partner_spec(spec: dict) -> dict:
     out = copy.deepcopy(spec)
     guide = README.read_text(encoding="utf-8").split("\n", 1)[1].strip()  # its H1 is the tag's own title
     out["tags"] = [{"name": GUIDE_TAG, "x-traitTag": True, "description": guide}, *out["tags"]]
+    out["info"]["description"] += ("\nThe contract itself, the single source of this page: "
+                                   "[agentbuddy.yaml](agentbuddy.yaml) (OpenAPI 3.1, beside this page).\n")
     return out
 
 

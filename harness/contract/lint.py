@@ -6,7 +6,7 @@ how it fails (a 429 and a 5xx problem), reports its rate limit, and is protected
 example is a true sample of its schema, because the examples are the sample responses we hand to
 AgentBuddy. Each rule is a function `(spec) -> list[Finding]` so tests can call them one by one.
 Spectral and Redocly (installed from npm by the project) add the community rulesets; their errors and
-warnings are findings too. The module stays whole because the rules share one walker of the document.
+warnings are findings too. Kept whole: the rules share one walker of the document, and splitting them would scatter it.
 """
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ import yaml
 from openapi_spec_validator.shortcuts import get_validator_cls
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from contract import spec_path
+from harness.contract import node_tools
 
 Spec = dict[str, Any]
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -381,16 +384,12 @@ def lint_spec(spec: Spec) -> list[Finding]:
 
 
 def _default_spec() -> Path:
-    from contract import spec_path
-
     return spec_path()
 
 
 # --------------------------------------------------------------------------------------- Spectral, Redocly
 def external_findings(path: Path) -> list[Finding]:
     """Spectral (`spectral:oas`) and Redocly (`recommended`): every error and every warning is a finding."""
-    from harness.contract import node_tools
-
     findings = []
     spectral = node_tools.run("spectral", "lint", str(path), "--format", "json", "--quiet",
                               "--ruleset", str(node_tools.ROOT / ".spectral.yaml"))
@@ -417,8 +416,6 @@ def external_findings(path: Path) -> list[Finding]:
               help="Also run Spectral and Redocly (default: when Node.js and npm are there; --external requires them).")
 def lint(spec_file: Path | None, external: bool | None) -> None:
     """Validate the contract: openapi-spec-validator, the project's rules, Spectral and Redocly; exit 1 on any finding."""
-    from harness.contract import node_tools
-
     path = spec_file or _default_spec()
     spec = load_spec(path)
     findings = lint_spec(spec)

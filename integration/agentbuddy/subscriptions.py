@@ -5,6 +5,8 @@ causes is the sync package's business (`sync.notifications`).
 """
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import requests
 
 from common.clock import Clock, SystemClock
@@ -17,11 +19,19 @@ from .session import retrying_session
 from .tokens import authorized_session
 
 
+def notification_url(receiver: str, organization_id: str) -> str:
+    """The organization's own notification URL under our receiver (`…/agentbuddy/notifications`):
+    the path names whose connection secret verifies what arrives (contract 1.2.0, DECISIONS item 33)."""
+    return f"{receiver.rstrip('/')}/{quote(organization_id, safe='')}"
+
+
 def subscribe(
-    db: Database, config: IntegrationConfig, organization_id: str, url: str, *, clock: Clock | None = None
+    db: Database, config: IntegrationConfig, organization_id: str, receiver: str, *, clock: Clock | None = None
 ) -> str:
-    """Register (or re-register) our notification URL at AgentBuddy; returns the subscription id."""
+    """Register (or re-register) the organization's notification URL at AgentBuddy; returns the
+    subscription id. `receiver` is our notification endpoint; the organization is appended to it."""
     clock = clock or SystemClock()
+    url = notification_url(receiver, organization_id)
     session = authorized_session(db, config, organization_id, clock=clock)
     api = config_for(db, config, organization_id).api_base
     connection = get_connection(db, organization_id)

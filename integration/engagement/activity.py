@@ -44,8 +44,8 @@ EMAIL_STATUSES = ("subscribed", "bounced", "unsubscribed", "complained")
 class ContactActivity:
     """Incrementally maintained engagement state of one contact (see module docstring).
 
-    Routing, folding, the lazily restored records and the stored form stay in one class (a little
-    over 150 lines) because they guard the same invariant: what is folded away from the records
+    Kept whole: routing, folding, the lazily restored records and the stored form guard the same
+    invariant: what is folded away from the records
     is folded away from the stored JSON and the ledger at the same moment.
     """
 

@@ -35,7 +35,12 @@ B_DELIVERED, B_OPENED, B_CLICKED, B_ENGAGED = range(4)
 
 
 class Ledger:
-    """The aggregates of one contact (see module docstring)."""
+    """The aggregates of one contact (see module docstring).
+
+    Kept whole: every counter, bucket and log is updated by swapping one email's old contribution
+    for its new one, and that swap must touch all of them together or the ledger stops being a
+    function of the set of events.
+    """
 
     __slots__ = ("counters", "machine_reasons", "buckets", "open_log", "click_log", "last_sent_ts",
                  "last_open_ts", "last_click_ts", "folded_last", "dirty_last")

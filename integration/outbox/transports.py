@@ -1,7 +1,8 @@
 """How one outbox message travels to AgentBuddy and what the answer means (`Outcome`).
 
 Option A (`WebhookTransport`): a Standard Webhooks POST signed with the connection's secret at
-the injected time (`common.webhooks`). Option B (`PushTransport`): the write API with the
+the injected time (`common.webhooks`), to the connection's own route (`/webhooks/broadcast/{id}/…`,
+AgentBuddy's connection id from `GET /connection`; the deprecated route while it cannot be learned). Option B (`PushTransport`): the write API with the
 connection's bearer session and `Idempotency-Key` = the message id. Either way the wire shape
 is `wire`'s and the connection's address, secret and session come from the stored connections
 (`StoredEndpoints`). Neither retries: the outbox schedule is the retry policy (`delivery`).
@@ -29,6 +30,7 @@ from .queue import Message
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 THROTTLE_DEFAULT = timedelta(seconds=5)  # a 429 without Retry-After
+ROUTE_RETRY = timedelta(minutes=5)  # how long an unknown connection id stays unknown
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Endpoints(Protocol):
     def api_base(self, connection_id: str) -> str: ...
     def webhook_secret(self, connection_id: str) -> str: ...
     def bearer_session(self, connection_id: str) -> requests.Session: ...
+    # optional: `agentbuddy_connection_id(connection_id) -> str | None`, the id naming the webhook route
 
 
 class Transport(Protocol):
@@ -89,7 +92,8 @@ class WebhookTransport:
         return outcome
 
     def _send(self, message: Message, now: datetime) -> Outcome:
-        request = wire.webhook_request(message)
+        route = getattr(self._endpoints, "agentbuddy_connection_id", None)
+        request = wire.webhook_request(message, route(message.connection_id) if route else None)
         body = _body(request)
         try:
             secret = self._endpoints.webhook_secret(message.connection_id)
@@ -139,6 +143,26 @@ class StoredEndpoints:
         self._bases: dict[str, str] = {}
         self._secrets: dict[str, str] = {}
         self._sessions: dict[str, requests.Session] = {}
+        self._routes: dict[str, tuple[str | None, datetime]] = {}  # id, or None until when
+
+    def agentbuddy_connection_id(self, connection_id: str) -> str | None:
+        """AgentBuddy's id for the connection (`GET /connection`), which names its webhook route; asked
+        once per worker. None while it cannot be learned (not connected, AgentBuddy unreachable or
+        answering without one): the message then goes to the deprecated route, which still works, and
+        the question is asked again after `ROUTE_RETRY`, not before every message."""
+        known = self._routes.get(connection_id)
+        if known is not None and (known[0] is not None or self._clock.now() < known[1]):
+            return known[0]
+        found = None
+        try:
+            response = self.bearer_session(connection_id).get(f"{self.api_base(connection_id)}/connection",
+                                                              timeout=self._config.http_timeout_seconds)
+            body = response.json() if response.status_code == 200 else None
+            found = body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), str) else None
+        except (requests.RequestException, NotConnected, ValueError):
+            pass
+        self._routes[connection_id] = (found or None, self._clock.now() + ROUTE_RETRY)
+        return found or None
 
     def api_base(self, connection_id: str) -> str:
         if connection_id not in self._bases:
@@ -164,6 +188,7 @@ class StoredEndpoints:
         self._bases.pop(connection_id, None)
         self._secrets.pop(connection_id, None)
         self._sessions.pop(connection_id, None)
+        self._routes.pop(connection_id, None)
 
 
 def transport_for(mode: str, endpoints: Endpoints, timeout: float = 10.0) -> Transport:

@@ -13,14 +13,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from .queue import Message
 
-WEBHOOK_PATHS = {
-    "event": "/webhooks/broadcast/events",
-    "propensity": "/webhooks/broadcast/propensity",
-    "batch": "/webhooks/broadcast/batch",
-}
+WEBHOOK_KINDS = {"event": "events", "propensity": "propensity", "batch": "batch"}
+# The routes without a connection, deprecated in contract 1.2.0 (AgentBuddy tries every secret there);
+# used only while AgentBuddy's id for the connection is not known (DECISIONS item 33).
+WEBHOOK_PATHS = {kind: f"/webhooks/broadcast/{name}" for kind, name in WEBHOOK_KINDS.items()}
+
+
+def webhook_path(kind: str, agentbuddy_connection_id: str | None) -> str:
+    """The connection's own route (`/webhooks/broadcast/{connection_id}/…`), so AgentBuddy checks one secret."""
+    if not agentbuddy_connection_id:
+        return WEBHOOK_PATHS[kind]
+    return f"/webhooks/broadcast/{quote(agentbuddy_connection_id, safe='')}/{WEBHOOK_KINDS[kind]}"
 
 
 @dataclass(frozen=True)
@@ -30,8 +37,8 @@ class Request:
     body: dict[str, Any]
 
 
-def webhook_request(message: Message) -> Request:
-    """Option A: Standard Webhooks envelopes (`event_type`, `timestamp`, `data`)."""
+def webhook_request(message: Message, agentbuddy_connection_id: str | None = None) -> Request:
+    """Option A: Standard Webhooks envelopes (`event_type`, `timestamp`, `data`), to the connection's route."""
     payload = message.payload
     if message.kind == "event":
         data = {k: v for k, v in payload.items() if k not in ("event_type", "timestamp")}
@@ -45,7 +52,7 @@ def webhook_request(message: Message) -> Request:
             "timestamp": message.created_at,
             "data": payload,
         }
-    return Request("POST", WEBHOOK_PATHS[message.kind], body)
+    return Request("POST", webhook_path(message.kind, agentbuddy_connection_id), body)
 
 
 def push_request(message: Message) -> Request:

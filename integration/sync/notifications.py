@@ -3,9 +3,15 @@
 A notification is thin (`{"event_type": "contact.updated", "data": {"id", "updated_at"}}`), so
 we never trust it for data: it only tells us which stream to sync incrementally. Signatures
 follow Standard Webhooks with the connection's secret, checked by `common.webhooks` against
-the injected clock (±`notification_tolerance_seconds`). The organization is the one whose
-connection's secret verifies the signature (narrowed by `data.account_id` when AgentBuddy
-sends it).
+the injected clock (±`notification_tolerance_seconds`).
+
+Routing (contract 1.2.0, DECISIONS item 33): we subscribe each organization with its own URL,
+`/agentbuddy/notifications/{organization_id}`, so the receiver names the organization
+(`organization_id=`) and checks that one connection's secret; the signed `data.account_id` must be
+that connection's account, so a notification signed for another connection, or naming another
+account, is refused (401) and an unknown organization is a 404. The deprecated URL without an
+organization still works the old way: the organization is the one whose connection's secret
+verifies the signature (narrowed by `data.account_id`).
 
 `handle_change_notification` returns an HTTP status for the web layer: 2xx once the request
 was authentic and understood (even if the sync has to wait: it asks for a pass, `pass_requests`),
@@ -40,6 +46,7 @@ ACTIONS = ("created", "updated", "deleted")
 class NotificationResult:
     status: int  # the HTTP status to answer with
     code: str  # synced | deferred | not_connected | invalid_signature | timestamp_out_of_tolerance | invalid_request
+    #            | not_found (the URL names no organization with a connection)
     detail: str
     organization_id: str | None = None
     entity: str | None = None
@@ -56,20 +63,33 @@ class NotificationResult:
         return body
 
 
+class UnknownOrganization(LookupError):
+    """The notification URL names an organization with no AgentBuddy connection."""
+
+
 def _find_organization(
     db: Database, config: IntegrationConfig, headers: Mapping[str, str], body: bytes, now: datetime,
     organization_id: str | None, account_id: str | None,
 ) -> str:
-    """The organization whose connection's secret verifies the notification; WebhookError if none."""
+    """The organization whose connection's secret verifies the notification; WebhookError if none.
+
+    With `organization_id` (the URL named it) only that connection's secret is tried, and a body
+    naming another account is refused even when the signature verifies: the pair binds it."""
     box = SecretBox(config.require_token_key())
     with db.transaction(readonly=True) as tx:
-        sql = "SELECT organization_id, account_id, webhook_secret_enc FROM connections WHERE webhook_secret_enc IS NOT NULL"
-        params: list[Any] = []
         if organization_id:
-            sql += " AND organization_id = ?"
-            params.append(organization_id)
-        rows = tx.fetchall(sql + " ORDER BY organization_id", params)
-    if account_id:
+            rows = tx.fetchall("SELECT organization_id, account_id, webhook_secret_enc FROM connections "
+                               "WHERE organization_id = ?", (organization_id,))
+            if not rows:
+                raise UnknownOrganization(organization_id)
+            rows = [r for r in rows if r["webhook_secret_enc"]]
+        else:
+            rows = tx.fetchall("SELECT organization_id, account_id, webhook_secret_enc FROM connections "
+                               "WHERE webhook_secret_enc IS NOT NULL ORDER BY organization_id")
+    if organization_id and account_id and rows and rows[0]["account_id"] and rows[0]["account_id"] != account_id:
+        verify(body, headers, [box.decrypt(rows[0]["webhook_secret_enc"])], now, config.notification_tolerance_seconds)
+        raise WebhookError("invalid_signature", "the notification names another account than this URL's connection")
+    if account_id and not organization_id:
         rows = [r for r in rows if r["account_id"] == account_id] or rows
     candidates = [(row["organization_id"], box.decrypt(row["webhook_secret_enc"])) for row in rows]
     if not candidates:
@@ -105,6 +125,8 @@ def handle_change_notification(
         account_id = payload["data"].get("account_id")
     try:
         org = _find_organization(db, config, headers, body, now, organization_id, account_id)
+    except UnknownOrganization:
+        return NotificationResult(404, "not_found", f"no AgentBuddy connection for organization {organization_id!r}")
     except WebhookError as exc:
         return NotificationResult(401, exc.code, exc.detail)
 

@@ -105,7 +105,7 @@ def _browser_connect(db: Database, config: IntegrationConfig, organization_id: s
 @common_options
 @click.option("--login-hint", help="Agent email; with a fake started with --auto-approve no browser is needed.")
 @click.option("--no-browser", is_flag=True, help="Only print the authorization URL.")
-@click.option("--notify-url", help="Subscribe this URL to AgentBuddy change notifications.")
+@click.option("--notify-url", help="Our notification receiver (…/agentbuddy/notifications); the organization's own URL under it is subscribed to AgentBuddy change notifications.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the browser redirect.")
 def connect(config: IntegrationConfig, db: Database, organization_id: str, login_hint: str | None,
             no_browser: bool, notify_url: str | None, timeout: float) -> None:

@@ -38,11 +38,28 @@ def resend_webhook() -> Response:
 notifications = Blueprint("notifications", __name__)
 
 
+# The URL without an organization, from before contract 1.2.0 (DECISIONS item 33): still served for
+# subscriptions registered then, by trying every connection's secret; deprecated, sunset six months on.
+DEPRECATION = {"Deprecation": "@1796256000", "Sunset": "Thu, 03 Jun 2027 00:00:00 GMT"}
+
+
+@notifications.post("/agentbuddy/notifications/<organization_id>")
+def agentbuddy_notification_for(organization_id: str) -> Response:
+    """Where `subscriptions.subscribe` points AgentBuddy: the URL names whose secret to check."""
+    return _notification(organization_id)
+
+
 @notifications.post("/agentbuddy/notifications")
 def agentbuddy_notification() -> Response:
+    response = _notification(None)
+    response.headers.update(DEPRECATION)
+    return response
+
+
+def _notification(organization_id: str | None) -> Response:
     rt = runtime()
     result = handle_change_notification(rt.db, rt.config, dict(request.headers), request.get_data(cache=False),
-                                        clock=rt.clock)
+                                        organization_id=organization_id, clock=rt.clock)
     if result.status >= 400:
         return problem(result.status, result.code, result.detail)
     response = jsonify(result.to_json())

@@ -25,7 +25,7 @@ from .contract import ContractValidator
 log = logging.getLogger("mock_agentbuddy.validation")
 
 VALIDATOR = "contract_validator"  # app.extensions key
-BATCH_OPERATIONS = frozenset({"pushEngagementBulk", "receiveEngagementBatchWebhook"})
+BATCH_OPERATIONS = frozenset({"pushEngagementBulk", "receiveEngagementBatchWebhook", "receiveConnectionEngagementBatchWebhook"})
 
 
 def validator() -> ContractValidator:

@@ -1,8 +1,13 @@
 """Option A: Broadcast's Standard Webhooks (signed, no bearer token) — email events, propensity,
-and the Appendix B batch. The connection is whichever one's secret verifies the signature.
+and the Appendix B batch. The path names the connection (`/v1/webhooks/broadcast/{connection_id}/…`,
+contract 1.2.0, DECISIONS item 33) and only its secret is tried: the HMAC key is the connection's, so
+a body signed for another connection does not verify. The deprecated routes without a connection
+still work the old way (the connection is whichever one's secret verifies) and say so in
+`Deprecation`/`Sunset` headers.
 
-Checks, in order: body size/type/JSON (before_request), signature headers present (400), a
-connection's secret verifies the signature (401 invalid_signature), timestamp within tolerance
+Checks, in order: body size/type/JSON (before_request), signature headers present (400), the
+path's connection exists (404 not_found), its secret (every secret, on a deprecated route)
+verifies the signature (401 invalid_signature), timestamp within tolerance
 of the fake's clock (401 timestamp_out_of_tolerance), already-processed `webhook-id` or
 `Idempotency-Key` (200 duplicate), body schema (422), unknown contact (404), apply. The
 cryptography and the clock-aware tolerance are `common.webhooks`'; the order and the answers
@@ -11,7 +16,7 @@ are the contract's. Three defect switches undo one check each (signature, timest
 """
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g, make_response, request
 
 from common.webhooks import WebhookError, verify
 
@@ -24,34 +29,66 @@ from . import arrivals, landing
 
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 ANY_AGE = 10**10  # seconds: the tolerance of the defect webhook-timestamp-unchecked
+# The deprecated routes' RFC 9745 / RFC 8594 headers: deprecated with contract 1.2.0, sunset six months on.
+DEPRECATION = {"Deprecation": "@1796256000", "Sunset": "Thu, 03 Jun 2027 00:00:00 GMT"}
 
 bp = Blueprint("webhooks", __name__)
 bp.before_request(arrivals.begin)
 bp.after_request(arrivals.record)
 
 
+@bp.post("/v1/webhooks/broadcast/<connection_id>/events", endpoint="receive_connection_email_event")
+def receive_connection_email_event(connection_id: str):
+    return _webhook(_email_event, connection_id)
+
+
+@bp.post("/v1/webhooks/broadcast/<connection_id>/propensity", endpoint="receive_connection_propensity")
+def receive_connection_propensity(connection_id: str):
+    return _webhook(_propensity, connection_id)
+
+
+@bp.post("/v1/webhooks/broadcast/<connection_id>/batch", endpoint="receive_connection_batch")
+def receive_connection_batch(connection_id: str):
+    return _webhook(_batch, connection_id)
+
+
 @bp.post("/v1/webhooks/broadcast/events", endpoint="receive_email_event")
 def receive_email_event():
-    return _webhook(_email_event)
+    return _deprecated(_webhook(_email_event))
 
 
 @bp.post("/v1/webhooks/broadcast/propensity", endpoint="receive_propensity")
 def receive_propensity():
-    return _webhook(_propensity)
+    return _deprecated(_webhook(_propensity))
 
 
 @bp.post("/v1/webhooks/broadcast/batch", endpoint="receive_batch")
 def receive_batch():
-    return _webhook(_batch)
+    return _deprecated(_webhook(_batch))
 
 
-def _webhook(handler):
+def _deprecated(answer):
+    response = make_response(answer)
+    response.headers.update(DEPRECATION)
+    return response
+
+
+def _webhook(handler, connection_id: str | None = None):
     failure = _malformed_headers()
     if failure is not None:
         arrivals.note(signature="missing")
         return failure
     state = current_state()
-    connection, failure = _verified_connection(state)
+    if connection_id is None:
+        candidates = list(state.connections.values())
+    elif connection_id in state.connections:
+        candidates = [state.connections[connection_id]]
+    else:
+        arrivals.note(signature="unknown_connection")
+        return problem(404, "not_found", "Not found",
+                       f"No connection '{connection_id}' (check the id from GET /v1/connection).",
+                       [{"field": "path.connection_id", "message": "unknown connection"}])
+    connection, failure = _verified_connection(state, candidates, scoped=connection_id is not None)
     if failure is not None:
         return failure
     msg_id = request.headers["webhook-id"]
@@ -83,9 +120,11 @@ def _malformed_headers():
                    "Standard Webhooks needs webhook-id, webhook-timestamp and webhook-signature.", errors)
 
 
-def _verified_connection(state: MockState) -> tuple[Connection | None, object]:
-    """(the connection whose secret signed the body, None), or (None, its 401 problem)."""
-    by_secret = {connection.webhook_secret: connection for connection in state.connections.values()}
+def _verified_connection(state: MockState, candidates: list[Connection],
+                         scoped: bool) -> tuple[Connection | None, object]:
+    """(the candidate whose secret signed the body, None), or (None, its 401 problem). `scoped`: the
+    path named the one candidate, so the defect below believes the path rather than the body."""
+    by_secret = {connection.webhook_secret: connection for connection in candidates}
     tolerance = state.config.webhook_tolerance_seconds
     if WEBHOOK_TIMESTAMP_UNCHECKED in state.config.defects:  # defect: a signature of any age will do
         tolerance = ANY_AGE
@@ -94,13 +133,14 @@ def _verified_connection(state: MockState) -> tuple[Connection | None, object]:
     except WebhookError as error:
         arrivals.note(signature=error.code)
         if error.matched is None and WEBHOOK_SIGNATURE_UNCHECKED in state.config.defects:
-            trusted = _named_by_body(state)  # defect: the body is believed, signed or not
+            trusted = candidates[0] if scoped else _named_by_body(state)  # defect: believed, signed or not
             if trusted is not None:
                 arrivals.note(connection_id=trusted.id)
                 return trusted, None
         if error.matched is None:
+            whose = "This connection's secret does not verify" if scoped else "No connection secret verifies"
             return None, problem(401, "invalid_signature", "Invalid signature",
-                                 "No connection secret verifies this webhook-signature (check the secret from "
+                                 f"{whose} this webhook-signature (check the secret from "
                                  "GET /v1/connection and that the body is signed byte for byte).",
                                  [{"field": "header.webhook-signature", "message": "does not verify"}])
         arrivals.note(connection_id=by_secret[error.matched].id)

@@ -1,6 +1,7 @@
 """What the client sent to AgentBuddy's inbound doors (webhooks, Option A; the push API, Option B),
-judged from the inbound log: headers and signatures, timestamps, delivery ids that name two
-different payloads, and one event delivered twice under different ids.
+judged from the inbound log: the route (the connection's own, contract 1.2.0), headers and
+signatures, timestamps, delivery ids that name two different payloads, and one event delivered
+twice under different ids.
 
 A delivery's id is its `webhook-id` (Option A) or its `Idempotency-Key` (Option B; a push without
 one is a delivery of its own). Standard Webhooks asks a sender to keep the id across retries, so
@@ -13,9 +14,10 @@ import json
 from collections import defaultdict
 from typing import Any, Iterator
 
-from .model import Finding, Records, finding, rule, times
+from .model import WARNING, Finding, Records, finding, rule, times
 
 WEBHOOK_PREFIX = "/v1/webhooks/broadcast/"
+DEPRECATED_ROUTES = frozenset(f"{WEBHOOK_PREFIX}{kind}" for kind in ("events", "propensity", "batch"))
 
 
 def _webhooks(records: Records) -> list[dict]:
@@ -28,6 +30,25 @@ def _by_signature(records: Records, verdict: str) -> list[Finding] | None:
         return None
     bad = [e for e in webhooks if e.get("signature") == verdict]
     return [finding(f"{len(bad)} webhook(s) refused: {verdict.replace('_', ' ')}", bad, "inbound")] if bad else []
+
+
+@rule("webhooks.route.connection", "Posts webhooks to the connection's own route, not the deprecated one "
+      "that names no connection", "DECISIONS item 33; openapi/agentbuddy.yaml paths./webhooks/broadcast/"
+      "{connection_id}/* (the routes without one are deprecated since 1.2.0)", WARNING)
+def route_connection(records: Records) -> list[Finding] | None:
+    webhooks = _webhooks(records)
+    if not webhooks:
+        return None
+    old = [e for e in webhooks if e["path"] in DEPRECATED_ROUTES]
+    return [finding(f"{len(old)} webhook(s) sent to a deprecated route without a connection id; post to "
+                    "/v1/webhooks/broadcast/{connection_id}/… (the id of GET /v1/connection)", old, "inbound")] \
+        if old else []
+
+
+@rule("webhooks.route.known", "Posts webhooks only to a connection that exists (the id of GET /v1/connection)",
+      "DECISIONS item 33; openapi/agentbuddy.yaml components.parameters.ConnectionIdPath")
+def route_known(records: Records) -> list[Finding] | None:
+    return _by_signature(records, "unknown_connection")
 
 
 @rule("webhooks.headers.present", "Every webhook carries webhook-id, webhook-timestamp (Unix seconds) and "
@@ -122,4 +143,4 @@ def event_once(records: Records) -> list[Finding] | None:
     return findings
 
 
-RULES = [headers_present, signature_valid, timestamp_current, id_unique, event_once]
+RULES = [route_connection, route_known, headers_present, signature_valid, timestamp_current, id_unique, event_once]

@@ -24,10 +24,12 @@ class AgentBuddySide:
 
     def in_step(self) -> None:
         """Bring the fake's clock to ours before anything talks to it (signatures, tokens, stamps)."""
-        now = self.clock.now()
-        if self.stepped_to != now:
-            self.admin.set_clock(now)
-            self.stepped_to = now
+        self.step_to(self.clock.now())
+
+    def step_to(self, at) -> None:
+        if self.stepped_to != at:
+            self.admin.set_clock(at)
+            self.stepped_to = at
 
     def account(self, account_id: str | None = None) -> dict:
         """The account the story plays in: the connected one, or the fake's first."""

@@ -26,6 +26,8 @@ class DeliveryStuck(RuntimeError):
 
 
 class Stepped:
+    calls_any_time = False  # AgentBuddy hears from Broadcast only when the story calls
+
     def __init__(self, stack: Stack, move_to: Callable[[datetime], None], in_step: Callable[[], None]) -> None:
         self.stack = stack
         self.move_to = move_to
@@ -55,10 +57,13 @@ class Stepped:
 
 class Background:
     """The stack's own service delivers; the story moves the clock to each moment something falls
-    due, as `Stepped` does, and gives the service up to `patience` seconds to send it."""
+    due, as `Stepped` does, and waits for the service to send it (up to `patience` seconds at a
+    time: a stopped service holds the story up no longer than that, and the backlog waits)."""
+
+    calls_any_time = True   # the service calls AgentBuddy whenever something is due by Broadcast's clock
 
     def __init__(self, stack: Stack, move_to: Callable[[datetime], None], in_step: Callable[[], None],
-                 patience: float = 5.0) -> None:
+                 patience: float = 30.0) -> None:
         self.stack = stack
         self.move_to = move_to
         self.in_step = in_step
@@ -67,19 +72,20 @@ class Background:
     def until(self, until: datetime) -> None:
         stack = self.stack
         for _ in range(MAX_ROUNDS):
+            if not self._settled():
+                return
             due = outbox.next_due(stack.db, stack.organization_id)
             if due is None or due > until:
                 return
             self.move_to(max(due, stack.clock.now()))
             self.in_step()
-            if stack.doorbell is not None:
-                stack.doorbell.ring()
-            if not self._settled():
-                return  # the service is slow or stopped: the story goes on, the backlog waits
+        raise DeliveryStuck(f"the outbox did not drain ({MAX_ROUNDS:,} delivery rounds)")
 
     def _settled(self) -> bool:
         """Wait until nothing due by now is left and nothing is being delivered."""
         stack = self.stack
+        if stack.doorbell is not None:
+            stack.doorbell.ring()
         deadline = time.monotonic() + self.patience
         while time.monotonic() < deadline:
             due = outbox.next_due(stack.db, stack.organization_id)

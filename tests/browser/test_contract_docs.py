@@ -1,16 +1,21 @@
-"""The rendered contract, read the way a partner would: from a file:// URL with the network off.
+"""The rendered contract, read the way a partner would: from a file:// URL, and from the fake's `/docs/`,
+with the network off.
 
-Every request that is not file:// (or data:) is aborted and recorded; the test fails if any was attempted,
-if the page logged an error, if an operation cannot be found, if the sequence diagram is not drawn, or if
-a Problem.type URI does not land on its row of the error catalogue.
+Every request that is not file:// (or data:, or to the fake on the loopback) is aborted and recorded; the test
+fails if any was attempted, if the page logged an error, if an operation cannot be found, if the sequence
+diagram is not drawn, if a Problem.type URI does not land on its row of the error catalogue, or if the raw
+YAML the page links is not the contract.
 """
 from __future__ import annotations
 
 from urllib.parse import urljoin
 
 import pytest
+import requests
 
-from contract import load_spec
+from common.serving import serve
+from contract import load_spec, spec_path
+from mock_agentbuddy import MockConfig, create_app, stop_background
 from harness.contract import docs, node_tools
 from harness.contract.lint import iter_operations
 
@@ -25,14 +30,30 @@ def built(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def fake_with_docs(built):
+    """The fake, serving the folder `make docs` would have built, on a loopback port."""
+    app = create_app(MockConfig(accounts=1, contacts_per_account=5, agents_per_account=2, offices_per_account=1,
+                                docs_dir=str(built)))
+    served = serve(app, name="fake-docs")
+    try:
+        yield served.url
+    finally:
+        served.stop()
+        stop_background(app)
+
+
+LOCAL = ("file:", "data:", "blob:", "http://127.0.0.1:")
+
+
 @pytest.fixture
 def offline(browser):
-    """A browser context in which nothing but file:// and data: loads; attempts are kept."""
+    """A browser context in which nothing but file://, data: and the loopback loads; attempts are kept."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     attempted: list[str] = []
 
     def route(r):
-        if r.request.url.startswith(("file:", "data:", "blob:")):
+        if r.request.url.startswith(LOCAL):
             r.continue_()
         else:
             attempted.append(r.request.url)
@@ -54,10 +75,9 @@ def _nav_sections(spec) -> list[str]:
     return [GUIDE_TAG, *[t["name"] for t in spec["tags"]]]
 
 
-def test_every_operation_is_in_the_offline_docs(built, offline):
-    page, attempted, problems = offline
+def _every_operation_is_on(page, url: str, attempted, problems) -> None:
     spec = load_spec()
-    page.goto((built / "index.html").as_uri())
+    page.goto(url)
     page.wait_for_selector("text=AgentBuddy API for Broadcast")
     seen = page.inner_text("body")
     for section in _nav_sections(spec):
@@ -67,6 +87,30 @@ def test_every_operation_is_in_the_offline_docs(built, offline):
     missing = [op.node["summary"] for op in iter_operations(spec) if op.node["summary"] not in seen]
     assert missing == []
     assert "curl -sS --fail-with-body" in seen  # the code samples are rendered
+    assert attempted == [] and problems == []
+
+
+def test_every_operation_is_in_the_offline_docs(built, offline):
+    page, attempted, problems = offline
+    _every_operation_is_on(page, (built / "index.html").as_uri(), attempted, problems)
+
+
+def test_the_fake_serves_the_docs_with_every_operation(fake_with_docs, offline):
+    page, attempted, problems = offline
+    _every_operation_is_on(page, f"{fake_with_docs}/docs", attempted, problems)
+    assert page.url.startswith(f"{fake_with_docs}/docs/")
+
+
+def test_the_docs_link_the_raw_yaml(fake_with_docs, offline):
+    page, attempted, problems = offline
+    page.goto(f"{fake_with_docs}/docs")
+    link = page.wait_for_selector("a[href='agentbuddy.yaml']")
+    target = urljoin(page.url, link.get_attribute("href"))
+    assert target == f"{fake_with_docs}/docs/agentbuddy.yaml"
+    answer = requests.get(target, timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/yaml")
+    assert answer.content == spec_path().read_bytes()
+    assert requests.get(f"{fake_with_docs}/openapi.yaml", timeout=10).content == spec_path().read_bytes()
     assert attempted == [] and problems == []
 
 

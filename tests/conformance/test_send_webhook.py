@@ -27,7 +27,7 @@ def test_list_names_every_webhook_payload_of_the_contract(kit):
     for name in ("events.spec73", "events.clicked", "propensity.spec73", "batch.appendixB",
                  "changeNotification.contactUpdated"):
         assert name in run.stdout
-    assert "/webhooks/broadcast/events" in run.stdout
+    assert "/webhooks/broadcast/{connection_id}/events" in run.stdout  # the deprecated route is not offered
 
 
 def test_an_example_signed_and_sent_lands_on_the_contact(serve_fake, kit):
@@ -91,3 +91,17 @@ def test_bad_input_is_one_sentence(kit, tmp_path):
         assert run.exit_code == 2, (args, run.stdout, run.stderr)
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], (args, run.stderr)
+
+
+def test_with_a_connection_id_the_example_goes_to_the_connections_route(serve_fake, kit):
+    fake = serve_fake()
+    secret, contact = _secret_and_contact(fake)
+    world = fake.world()
+    connection_id = next(c["id"] for c in world["connections"]
+                         if c["client_id"] == "broadcast-local" and c["account_id"] == world["accounts"][0]["id"])
+
+    run = kit("send-webhook", "--url", fake.url, "--secret", secret, "--example", "events.clicked",
+              "--contact-id", contact, "--connection-id", connection_id)
+
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.stdout.startswith(f"POST {fake.url}/v1/webhooks/broadcast/{connection_id}/events -> 200")

@@ -40,7 +40,8 @@ def environment(fake):
     connection = requests.get(f"{fake.url}/v1/connection", headers=headers, timeout=10).json()
     ids = {"ab_contact_12345": first("contacts"), "ab_office_001": first("offices"), "ab_agent_042": first("agents"),
            "ab_prop_789": first("properties")}
-    env = {**os.environ, "AGENTBUDDY_TOKEN": token, "AGENTBUDDY_WEBHOOK_SECRET": connection["webhook_signing_secret"]}
+    env = {**os.environ, "AGENTBUDDY_TOKEN": token, "AGENTBUDDY_WEBHOOK_SECRET": connection["webhook_signing_secret"],
+           "AGENTBUDDY_CONNECTION_ID": connection["id"]}
     return env, ids, headers
 
 

@@ -25,6 +25,10 @@ SURFACE = [
     ("post", "/subscriptions", "createSubscription", None),
     ("get", "/subscriptions", "listSubscriptions", None),
     ("delete", "/subscriptions/{id}", "deleteSubscription", None),
+    ("post", "/webhooks/broadcast/{connection_id}/events", "receiveConnectionEmailEventWebhook", "signature"),
+    ("post", "/webhooks/broadcast/{connection_id}/propensity", "receiveConnectionPropensityWebhook", "signature"),
+    ("post", "/webhooks/broadcast/{connection_id}/batch", "receiveConnectionEngagementBatchWebhook", "signature"),
+    # deprecated in 1.2.0 (DECISIONS item 33), kept until the next major version
     ("post", "/webhooks/broadcast/events", "receiveEmailEventWebhook", "signature"),
     ("post", "/webhooks/broadcast/propensity", "receivePropensityWebhook", "signature"),
     ("post", "/webhooks/broadcast/batch", "receiveEngagementBatchWebhook", "signature"),
@@ -108,3 +112,13 @@ def test_propensity_and_metrics_fields_are_defined_once(contract, carrier):
 def test_webhooks_describe_only_what_agentbuddy_sends(contract):
     for name, item in contract["webhooks"].items():
         assert item["post"]["summary"].startswith("AgentBuddy → Broadcast"), name
+
+
+def test_the_connectionless_webhook_routes_are_deprecated_beside_their_replacements(contract):
+    for kind in ("events", "propensity", "batch"):
+        old = contract["paths"][f"/webhooks/broadcast/{kind}"]["post"]
+        new = contract["paths"][f"/webhooks/broadcast/{{connection_id}}/{kind}"]["post"]
+        assert old.get("deprecated") is True and "deprecated" not in new
+        assert {"Deprecation", "Sunset"} <= set(old["responses"]["200"]["headers"])
+        assert "404" in new["responses"]  # an unknown connection
+        assert new["parameters"][0] == {"$ref": "#/components/parameters/ConnectionIdPath"}

@@ -44,7 +44,7 @@ def test_demo_exits_non_zero_and_names_the_failure(tmp_path: Path, monkeypatch):
     broken["passed"] = False
     broken["expectations"][0]["passed"] = False
     broken["expectations"][0]["checks"][0]["passed"] = False
-    monkeypatch.setattr("scenarios.engine.replay_library", lambda names, **kw: [kw["on_result"](broken) or broken])
+    monkeypatch.setattr("harness.demo.replay_library", lambda names, **kw: [kw["on_result"](broken) or broken])
 
     out = run_demo("--no-tour", "--only", "spam_complaint", "--output-dir", str(tmp_path))
 

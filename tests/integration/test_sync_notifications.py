@@ -81,14 +81,59 @@ def test_the_notification_finds_its_organization_by_secret(synced_world: Connect
     assert org_a.row("contacts", contact_b["id"]) is None
 
 
+def test_the_url_names_the_organization_whose_secret_is_checked(synced_world: ConnectedOrg):
+    org_a = synced_world
+    org_b = connect(org_a.db, org_a.config, org_a.clock, org_a.fake, "org_b", account_index=1)
+    org_b.sync()
+    contact_b = org_b.fake.records("contacts", 1, include_deleted=False)[0]
+    advance_both(org_a, 60)
+    org_a.fake.mutate("contact", "update", contact_b["id"], {"first_name": "Routed"})
+    headers, body = _signed(org_b, _contact_updated(org_b, contact_b["id"]))
+
+    # signed for org_b, posted to org_a's URL: org_a's secret does not verify it; nothing is synced
+    wrong = notifications.handle_change_notification(org_a.db, org_a.config, headers, body, clock=org_a.clock,
+                                                     organization_id="org_a")
+    assert (wrong.status, wrong.code, wrong.organization_id) == (401, "invalid_signature", None)
+    assert org_b.row("contacts", contact_b["id"])["first_name"] != "Routed"
+
+    right = notifications.handle_change_notification(org_a.db, org_a.config, headers, body, clock=org_a.clock,
+                                                     organization_id="org_b")
+    assert (right.status, right.code, right.organization_id) == (200, "synced", "org_b")
+    assert org_b.row("contacts", contact_b["id"])["first_name"] == "Routed"
+
+
+def test_a_notification_naming_another_account_is_refused_at_a_connections_url(synced_world: ConnectedOrg):
+    org_a = synced_world
+    org_b = connect(org_a.db, org_a.config, org_a.clock, org_a.fake, "org_b", account_index=1)
+    contact_b = org_b.fake.records("contacts", 1, include_deleted=False)[0]
+    # signed with org_a's own secret, but the body says it is about org_b's account
+    headers, body = _signed(org_a, _contact_updated(org_b, contact_b["id"]))
+    result = notifications.handle_change_notification(org_a.db, org_a.config, headers, body, clock=org_a.clock,
+                                                      organization_id="org_a")
+    assert (result.status, result.code) == (401, "invalid_signature")
+    assert "another account" in result.detail
+
+
+def test_an_unknown_organization_in_the_url_is_a_404(synced_world: ConnectedOrg):
+    org = synced_world
+    headers, body = _signed(org, _contact_updated(org, "ab_contact_x"))
+    result = notifications.handle_change_notification(org.db, org.config, headers, body, clock=org.clock,
+                                                      organization_id="org_nobody")
+    assert (result.status, result.code) == (404, "not_found")
+
+
 def test_agentbuddy_delivers_notifications_to_our_receiver_end_to_end(synced_world: ConnectedOrg):
     org = synced_world
     results: list[notifications.NotificationResult] = []
 
+    paths: list[str] = []
+
     @Request.application
     def receiver(request: Request) -> Response:
+        paths.append(request.path)
         result = notifications.handle_change_notification(org.db, org.config, dict(request.headers),
-                                                          request.get_data(), clock=org.clock)
+                                                          request.get_data(), clock=org.clock,
+                                                          organization_id=request.path.rsplit("/", 1)[-1])
         results.append(result)
         return Response(json.dumps(result.to_json()), status=result.status, content_type="application/json")
 
@@ -100,6 +145,7 @@ def test_agentbuddy_delivers_notifications_to_our_receiver_end_to_end(synced_wor
         org.fake.mutate("contact", "delete", contact["id"])
         assert mock_agentbuddy.state_of(org.fake.app).notifier.wait_idle(30)
     assert [r.code for r in results] == ["synced"]
+    assert paths == ["/hook/org_a"]  # the organization's own URL (DECISIONS item 33)
     assert org.row("contacts", contact["id"])["deleted_at"] is not None
 
 

@@ -30,6 +30,15 @@ def test_every_contract_operation_is_served_and_conforms(api, client, world):
         assert answer.status_code == 200, answer.get_json()
 
     stamp = "2026-01-15T14:30:00Z"
+    connection_id = api.get("/v1/connection").get_json()["id"]
+    for kind, msg_id in (("events", "c1"), ("propensity", "c2"), ("batch", "c3")):  # routed by connection
+        body = {"events": {"event_type": "email.sent", "timestamp": stamp,
+                           "data": {"contact_id": contact, "campaign_id": "bc_c1"}},
+                "propensity": {"event_type": "propensity.updated", "timestamp": stamp,
+                               "data": {"contact_id": contact, "propensity_score": 61, "propensity_category": "warm"}},
+                "batch": {"event_type": "engagement.batch_update", "timestamp": stamp,
+                          "data": {"updates": [{"contact_id": contact}]}}}[kind]
+        signed(f"{connection_id}/{kind}", body, msg_id)
     signed("events", {"event_type": "email.sent", "timestamp": stamp,
                       "data": {"contact_id": contact, "campaign_id": "bc_c1"}}, "w1")
     signed("propensity", {"event_type": "propensity.updated", "timestamp": stamp,

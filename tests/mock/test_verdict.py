@@ -105,12 +105,16 @@ class Client:
         return self.get("/v1/connection").get_json()["webhook_signing_secret"]
 
     def webhook(self, kind: str, body: dict, msg_id: str | None = None, secret: str | None = None,
-                age: float = 0, drop: str | None = None):
+                age: float = 0, drop: str | None = None, connection_id: str | None = None):
+        """POST a signed body to the connection's own route (`connection_id=""`: the deprecated one)."""
         text = json.dumps(body)
         headers = signed_headers(secret or self.secret(), msg_id or f"msg_{secrets.token_hex(6)}",
                                  self.now() - timedelta(seconds=age), text)
         headers.pop(drop, None)
-        return self.http.post(f"/v1/webhooks/broadcast/{kind}", data=text, headers=headers)
+        if connection_id is None:
+            connection_id = self.get("/v1/connection").get_json()["id"]
+        route = f"{connection_id}/{kind}" if connection_id else kind
+        return self.http.post(f"/v1/webhooks/broadcast/{route}", data=text, headers=headers)
 
     def email_event(self, event_id: str | None = None) -> dict:
         return {"event_type": "email.opened", "timestamp": format_rfc3339(self.now()),
@@ -276,6 +280,14 @@ def unsigned_header_missing(client: Client, _url) -> None:
     client.webhook("events", client.email_event(), drop="webhook-signature")
 
 
+def deprecated_route(client: Client, _url) -> None:
+    client.webhook("events", client.email_event(), connection_id="")
+
+
+def unknown_connection(client: Client, _url) -> None:
+    client.webhook("events", client.email_event(), connection_id="ab_conn_nobody")
+
+
 def wrong_secret(client: Client, _url) -> None:
     client.webhook("events", client.email_event(), secret="whsec_" + base64.b64encode(b"x" * 32).decode())
 
@@ -326,6 +338,8 @@ BAD_CLIENTS: list[tuple[str, Callable, dict]] = [
     ("ratelimit.retry_after.honoured", retry_after_ignored, {}),
     ("ratelimit.quota.respected", past_the_quota, {"rate_limit": "3/min"}),
     ("ratelimit.burst", burst_across_windows, {"rate_limit": "3/min"}),
+    ("webhooks.route.connection", deprecated_route, {}),
+    ("webhooks.route.known", unknown_connection, {}),
     ("webhooks.headers.present", unsigned_header_missing, {}),
     ("webhooks.signature.valid", wrong_secret, {}),
     ("webhooks.timestamp.current", stale_timestamp, {}),

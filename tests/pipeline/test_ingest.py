@@ -235,3 +235,20 @@ def test_concurrent_webhooks_for_one_contact_lose_no_update(broadcast):
         sent = tx.fetchval("SELECT total_emails_sent FROM contact_metrics WHERE organization_id = ? AND contact_id = ?",
                            (broadcast.org, "ab_contact_maria"))
     assert sent == 8
+
+
+def test_agentbuddy_notifications_are_routed_by_organization(broadcast):
+    """DECISIONS item 33: the URL names the organization; an unknown one is a 404 problem, and the
+    deprecated URL without one still answers (by trying every secret), saying it is deprecated."""
+    body = b'{"event_type": "contact.updated", "timestamp": "2026-01-15T12:00:00Z", "data": {"id": "ab_contact_maria"}}'
+    headers = {"content-type": "application/json", "webhook-id": "msg_x",
+               "webhook-timestamp": str(int(broadcast.clock.now().timestamp())),
+               "webhook-signature": "v1,bm90IGEgcmVhbCBzaWduYXR1cmU="}
+    client = broadcast.app().test_client()
+    unknown = client.post("/agentbuddy/notifications/org_nobody", data=body, headers=headers)
+    assert unknown.status_code == 404
+    assert unknown.mimetype == "application/problem+json" and unknown.get_json()["code"] == "not_found"
+    forged = client.post(f"/agentbuddy/notifications/{broadcast.org}", data=body, headers=headers)
+    assert forged.status_code in (401, 404) and forged.mimetype == "application/problem+json"
+    old = client.post("/agentbuddy/notifications", data=body, headers=headers)
+    assert old.headers["Deprecation"] == "@1796256000" and old.headers["Sunset"]
