@@ -80,8 +80,16 @@ def test_maria_plays_on_the_connected_apps_and_both_sides_show_it(person, served
                            timeout=STORY_TIMEOUT)
     person.shot("live-broadcast-maria-playing")
     page.evaluate("window.__same_page = true")
+    record = page.context.new_page()  # and her record on AgentBuddy's side, open beside it
+    record.goto(f"{served.fake_url}/ui/contacts/{page.url.rsplit('/', 1)[-1]}")
+    record.evaluate("window.__same_page = true")
     expect(page.locator("#contact-live h1 [data-category]")).to_have_attribute("data-category", "hot",
                                                                                timeout=STORY_TIMEOUT)
+    expect(record.locator("#record-live h1 [data-category]")).to_have_attribute("data-category", "hot",
+                                                                                timeout=STORY_TIMEOUT)
+    expect(record.locator("#propensity .recommended-action")).to_have_text("Call this week - high seller intent")
+    assert record.evaluate("window.__same_page === true")
+    record.close()
     expect(page.locator("#story-bar [data-state]")).to_have_attribute("data-state", "finished", timeout=STORY_TIMEOUT)
     assert page.evaluate("window.__same_page === true")  # it all arrived by polling, not by reloading
     score = int(page.locator("#propensity .propensity-score").inner_text())
