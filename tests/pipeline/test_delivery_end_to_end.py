@@ -374,13 +374,13 @@ def test_a_held_service_leaves_the_outbox_alone_until_released(acme):
                       options=ServiceOptions(workers=2, sync=False, rescore=True, poll_seconds=0.05,
                                              rescore_poll_seconds=0.05)).start()
     try:
-        assert service.hold() and service.held  # every loop finished its round and parked
+        assert service.hold(timeout=120) and service.held  # every loop finished its round and parked
         ingest.ingest_events(acme.db, ORG, _events_for(acme, acme.contacts[:2]), acme.clock, doorbell=service.doorbell)
         acme.advance(31)
         threading.Event().wait(0.5)  # ten poll intervals: a running worker would have claimed them
         assert outbox.counts(acme.db, ORG)["delivered"] == 0 and service.running
         service.release()
-        for _ in range(400):  # wait (not a timing assertion): until the workers have drained the outbox
+        for _ in range(2400):  # wait (not a timing assertion): until the workers have drained the outbox
             counts = outbox.counts(acme.db, ORG)
             if counts["delivered"] and not (counts["queued"] or counts["delivering"] or counts["retrying"]):
                 break
