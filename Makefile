@@ -27,7 +27,7 @@ demo: setup
 	$(HARNESS) demo
 
 serve: setup
-	$(HARNESS) serve
+	$(HARNESS) serve $(SERVE_ARGS)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "rescore": ("bench.rescore", "full re-score of 100,000 contacts / 5,000,000 events <= 10 s"),
     "delivery": ("bench.delivery", ">= 5,000 events/s delivered, p99 ingest-to-received <= 1 s"),
     "conformance": ("bench.conformance", "the provider conformance kit against the fake, every check, <= 60 s"),
+    "live_pages": ("bench.live_pages", "no page request over 1 s while a story plays on `ab-harness serve`"),
 }
 
 

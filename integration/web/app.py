@@ -1,8 +1,9 @@
 """Broadcast's web app: provider webhooks and AgentBuddy notifications in, pages for a person.
 
-`create_app(config, db=None, clock=None, doorbell=None)` builds an isolated app (no module-level
-state); the database, clock and delivery doorbell travel in `app.extensions["integration"]`
-(`runtime`). Every API error is RFC 9457 problem+json with a stable `code`; forms on the pages
+`create_app(config, db=None, clock=None, doorbell=None, player=None)` builds an isolated app (no
+module-level state); the database, clock and delivery doorbell travel in
+`app.extensions["integration"]` (`runtime`), the story player (`player.StoryPlayer`, handed in by
+whoever composes the apps with the simulator) in `app.extensions["story_player"]`. Every API error is RFC 9457 problem+json with a stable `code`; forms on the pages
 carry a CSRF token (Flask-WTF's `CSRFProtect`), the signed webhooks do not need one.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from integration.config import IntegrationConfig
 from integration.outbox import Doorbell
 from integration.storage import Database
 
-from . import pages, webhooks
+from . import live, pages, webhooks
+from .player import StoryPlayer
 from .runtime import CODES, TITLES, Runtime, problem
 
 MAX_BODY_BYTES = 1024 * 1024  # a Resend event is a few KiB; anything near this is not one
@@ -26,7 +28,7 @@ MAX_BODY_BYTES = 1024 * 1024  # a Resend event is a few KiB; anything near this 
 
 def create_app(
     config: IntegrationConfig, db: Database | None = None, clock: Clock | None = None,
-    doorbell: Doorbell | None = None,
+    doorbell: Doorbell | None = None, player: StoryPlayer | None = None,
 ) -> Flask:
     """An app over `db` (opened from `config.database_url` and migrated when not given)."""
     if db is None:
@@ -46,11 +48,22 @@ def create_app(
     for blueprint in (webhooks.providers, webhooks.notifications, webhooks.health):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    if player is not None:
+        app.extensions["story_player"] = player
     app.register_blueprint(pages.bp)
-    app.register_error_handler(CSRFError, pages.form_expired)
+    app.register_blueprint(live.bp)
+    app.register_error_handler(CSRFError, form_expired)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     return app
+
+
+def form_expired(error: CSRFError) -> Response:
+    """A POST without a valid CSRF token: problem+json for a script, the page saying so for a person."""
+    if live.wants_json():
+        return problem(400, "invalid_request", f"the CSRF token is missing or invalid ({error.description}); "
+                       "reload the page and try again")
+    return pages.form_expired(error)
 
 
 def http_error(exc: HTTPException) -> Response:

@@ -81,9 +81,36 @@ def settings():
     return render_template(
         "settings.html", connection=connection, agent=_agent(rt.db, org, connection), now=rt.clock.now(),
         runs=runs, last=last, next_sync=next_sync,
-        quarantine=quarantine.held(rt.db, org), health=outbox.counts(rt.db, org),
-        dead=outbox.dead_letters(rt.db, org, limit=50), agentbuddy_url=rt.config.agentbuddy_url,
+        quarantine=quarantine.held(rt.db, org), **_delivery_context(rt.db, org), agentbuddy_url=rt.config.agentbuddy_url,
         scopes_requested=rt.config.scopes, token_expired=_token_expired(connection, rt.clock.now()))
+
+
+@bp.get(SETTINGS + "/delivery")
+def delivery_panel():
+    """The delivery card alone: the settings page polls it while a story plays."""
+    rt = runtime()
+    return render_template("_delivery.html", **_delivery_context(rt.db, _org()))
+
+
+def _delivery_context(db, org: str) -> dict[str, Any]:
+    """Counts, dead letters, and the latest messages that needed more than one try (an outage's
+    backlog, drained: when each was queued, when it finally arrived)."""
+    with db.transaction(readonly=True) as tx:
+        retried = tx.fetchall(
+            "SELECT id, kind, contact_id, status, attempts, last_status, last_error, created_at, delivered_at"
+            " FROM outbox WHERE organization_id = ? AND merged_into IS NULL AND attempts > 1"
+            " ORDER BY created_at DESC, id LIMIT 10", (org,))
+    for row in retried:
+        row["waited"] = _waited(row["created_at"], row["delivered_at"])
+    return {"health": outbox.counts(db, org), "dead": outbox.dead_letters(db, org, limit=50), "retried": retried}
+
+
+def _waited(queued: str, delivered: str | None) -> str:
+    """How long a message waited in the outbox, in words ("5 h 56 min")."""
+    if not delivered:
+        return ""
+    minutes = int((parse_rfc3339(delivered) - parse_rfc3339(queued)).total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 @bp.post(SETTINGS + "/connect")
@@ -301,6 +328,16 @@ def _link_builder(query: ListQuery) -> Callable[..., str]:
 
 @bp.get("/contacts/<contact_id>")
 def contact(contact_id: str):
+    return render_template("contact.html", **_contact_context(contact_id))
+
+
+@bp.get("/contacts/<contact_id>/live")
+def contact_live(contact_id: str):
+    """The contact page's body alone: polled while a story plays, so the chart grows in place."""
+    return render_template("_contact_body.html", **_contact_context(contact_id))
+
+
+def _contact_context(contact_id: str) -> dict[str, Any]:
     rt = runtime()
     org = _org()
     with rt.db.transaction(readonly=True) as tx:
@@ -329,10 +366,9 @@ def contact(contact_id: str):
     if score is not None:
         score["contributing_factors"] = from_json(score.get("contributing_factors"), []) or []
     points = [(h["scored_at"], int(h["propensity_score"])) for h in history]
-    return render_template("contact.html", contact=row, metrics=metrics, score=score, history=history,
-                           events=events, deliveries=deliveries, chart=score_chart(points, BANDS),
-                           custom_fields=from_json(row.get("custom_fields"), {}) or {},
-                           tags=from_json(row.get("tags"), []) or [])
+    return {"contact": row, "metrics": metrics, "score": score, "history": history, "events": events,
+            "deliveries": deliveries, "chart": score_chart(points, BANDS),
+            "custom_fields": from_json(row.get("custom_fields"), {}) or {}, "tags": from_json(row.get("tags"), []) or []}
 
 
 @bp.errorhandler(404)

@@ -5,6 +5,11 @@ Nothing here decides *what* to do; it only keeps the loops running on the inject
 delivery (`outbox.delivery.DeliveryWorker.run`), scheduled sync (`sync.scheduler.Scheduler.run`) and a
 re-score of every connected organization whose last re-score is older than
 `rescore_interval_hours` (spec: scores update within 24 hours).
+
+`hold()` parks every loop between two rounds until `release()`: a story played on the running
+apps (`ab-harness serve`) moves the shared clock itself and syncs, re-scores and delivers at the
+moments its day calls for, as a replay does; loops waking on their own in between would sync
+into the story's sync (SyncBusy) and sign webhooks on a clock the fake has not caught up with.
 """
 from __future__ import annotations
 
@@ -77,17 +82,58 @@ class Service:
         self.workers = [build_worker(db, config, self.clock, doorbell=self.doorbell, options=self.options)
                         for _ in range(self.options.workers)]
         self._stop = threading.Event()
+        self._held = False
+        self._running_loops = 0
+        self._turn = threading.Condition()
+        self._interrupt = threading.Event()  # set by stop() and hold(): the loops' rounds end
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "Service":
         for worker in self.workers:
-            self._spawn(f"deliver:{worker.worker_id}", lambda w=worker: w.run(self._stop))
+            self._spawn(f"deliver:{worker.worker_id}", lambda w=worker: self._unless_held(w.run))
         if self.options.rescore:
-            self._spawn("rescore", self._rescore_loop)
+            self._spawn("rescore", lambda: self._unless_held(self._rescore_loop))
         if self.options.sync:
             scheduler = Scheduler(self.db, self.config, clock=self.clock)
-            self._spawn("sync", lambda: scheduler.run(self._stop, self.options.sync_poll_seconds))
+            self._spawn("sync", lambda: self._unless_held(
+                lambda interrupt: scheduler.run(interrupt, self.options.sync_poll_seconds)))
         return self
+
+    def hold(self, timeout: float = 30.0) -> bool:
+        """Park every loop; returns once each has finished the round in hand (False: timed out)."""
+        with self._turn:
+            self._held = True
+            self._interrupt.set()
+            self.doorbell.ring()
+            return self._turn.wait_for(lambda: self._running_loops == 0, timeout)
+
+    def release(self) -> None:
+        """Let the loops run again."""
+        with self._turn:
+            self._held = False
+            if not self._stop.is_set():
+                self._interrupt.clear()
+            self._turn.notify_all()
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def _unless_held(self, loop: Callable[[threading.Event], None]) -> None:
+        """Run `loop(interrupt)` whenever the service is not held, until it stops."""
+        while not self._stop.is_set():
+            with self._turn:
+                while self._held and not self._stop.is_set():
+                    self._turn.wait(0.5)
+                if self._stop.is_set():
+                    return
+                self._running_loops += 1
+            try:
+                loop(self._interrupt)
+            finally:
+                with self._turn:
+                    self._running_loops -= 1
+                    self._turn.notify_all()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=self._guarded(name, target), name=name, daemon=True)
@@ -105,13 +151,14 @@ class Service:
                     self._stop.wait(1.0)
         return run
 
-    def _rescore_loop(self) -> None:
-        while not self._stop.is_set():
+    def _rescore_loop(self, interrupt: threading.Event) -> None:
+        while not interrupt.is_set():
             rescore_due(self.db, self.clock, self.options.rescore_interval_hours)
-            self._stop.wait(self.options.rescore_poll_seconds)
+            interrupt.wait(self.options.rescore_poll_seconds)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._interrupt.set()
         self.doorbell.ring()
         for thread in self._threads:
             thread.join(timeout)

@@ -71,6 +71,16 @@ def contacts():
 
 @bp.get("/contacts/<contact_id>")
 def contact(contact_id: str):
+    return render_template("ui/contact.html", **_contact_context(contact_id))
+
+
+@bp.get("/contacts/<contact_id>/live")
+def contact_live(contact_id: str):
+    """The record's body alone, polled by the page: data from Broadcast shows as it arrives."""
+    return render_template("ui/_contact_body.html", **_contact_context(contact_id))
+
+
+def _contact_context(contact_id: str) -> dict[str, Any]:
     state = current_state()
     with state.lock:
         found = _find_contact(state, contact_id)
@@ -85,15 +95,39 @@ def contact(contact_id: str):
     arrivals.reverse()
     propensity = record.get("propensity") or None
     chart = score_chart(_score_points(arrivals, contact_id, propensity), BANDS)
-    return render_template(
-        "ui/contact.html", account=account, contact=record, agent=agent, office=office,
-        engagement=record.get("engagement") or None, propensity=propensity,
-        campaigns=record.get("campaigns") or [], events=sorted(events, key=_event_time, reverse=True),
-        arrivals=arrivals, chart=chart)
+    return {"account": account, "contact": record, "agent": agent, "office": office,
+            "engagement": record.get("engagement") or None, "propensity": propensity,
+            "campaigns": record.get("campaigns") or [], "events": sorted(events, key=_event_time, reverse=True),
+            "arrivals": arrivals, "chart": chart}
 
 
 @bp.get("/inbound")
 def inbound():
+    return render_template("ui/inbound.html", **_inbound_context())
+
+
+@bp.get("/inbound/live")
+def inbound_live():
+    """The newest page of the log alone, polled by the page: each signed webhook shows as it lands."""
+    return render_template("ui/_inbound_body.html", **_inbound_context())
+
+
+@bp.get("/clock")
+def clock():
+    return clock_now()
+
+
+@bp.app_context_processor
+def _clock_global() -> dict[str, Any]:
+    return {"clock_now": clock_now}
+
+
+def clock_now() -> str:
+    """AgentBuddy's time as the header shows it (a story moves it with Broadcast's)."""
+    return current_state().clock.now().strftime("%a %d %b %Y %H:%M UTC")
+
+
+def _inbound_context() -> dict[str, Any]:
     log = current_state().inbound
     verdict = request.args.get("verdict") or ""
     entries = [_inbound_view(e) for e in log.since(0)]
@@ -102,8 +136,8 @@ def inbound():
     entries.reverse()
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(_page_number(request.args.get("page")), pages)
-    return render_template("ui/inbound.html", entries=entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
-                           total=len(entries), verdict=verdict, page=page, pages=pages, last_seq=log.last_seq)
+    return {"entries": entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "total": len(entries),
+            "verdict": verdict, "page": page, "pages": pages, "last_seq": log.last_seq}
 
 
 @bp.app_template_filter("pretty_json")

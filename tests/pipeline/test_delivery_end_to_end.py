@@ -364,3 +364,28 @@ def test_a_wrong_webhook_secret_dead_letters_and_replay_after_reconnecting_deliv
     outbox.replay(acme.db, acme.clock.now())
     acme.deliver_until_done([worker], max_steps=2)
     assert_agentbuddy_has_everything_exactly_once(acme)
+
+
+def test_a_held_service_leaves_the_outbox_alone_until_released(acme):
+    """While a story plays on `ab-harness serve`, the story delivers; the service's loops park."""
+    from integration.web.service import Service
+
+    service = Service(acme.db, acme.config, acme.clock,
+                      options=ServiceOptions(workers=2, sync=False, rescore=True, poll_seconds=0.05,
+                                             rescore_poll_seconds=0.05)).start()
+    try:
+        assert service.hold(timeout=120) and service.held  # every loop finished its round and parked
+        ingest.ingest_events(acme.db, ORG, _events_for(acme, acme.contacts[:2]), acme.clock, doorbell=service.doorbell)
+        acme.advance(31)
+        threading.Event().wait(0.5)  # ten poll intervals: a running worker would have claimed them
+        assert outbox.counts(acme.db, ORG)["delivered"] == 0 and service.running
+        service.release()
+        for _ in range(2400):  # wait (not a timing assertion): until the workers have drained the outbox
+            counts = outbox.counts(acme.db, ORG)
+            if counts["delivered"] and not (counts["queued"] or counts["delivering"] or counts["retrying"]):
+                break
+            threading.Event().wait(0.05)
+    finally:
+        service.stop()
+    assert not service.running and not service.held
+    assert_agentbuddy_has_everything_exactly_once(acme)
