@@ -22,6 +22,7 @@ Broadcast does and can decide what to show, while the numbers it receives are al
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ from integration.sync.contacts import STATUS_RANK
 
 from . import store
 from .campaigns import find_send
+from .group_commit import committer_for
 
 PROVIDER = "resend"
 #: Statuses an event puts on the contact so campaigns.py never emails them again.
@@ -109,27 +111,67 @@ def ingest_provider_webhook(
         path = getattr(exc, "path", "$")
         return IngestResult("rejected", verified.message_id,
                             problem=Problem(400, "invalid_request", getattr(exc, "message", str(exc)), path))
-    now = clock.now()
-    with db.transaction() as tx:
-        org = org or _attribute(tx, parsed.event, default_organization_id)
+    work = _Webhook(org, verified.message_id, verified.payload, parsed, default_organization_id, clock)
+    return committer_for(db).run(work, functools.partial(_commit_webhooks, doorbell=doorbell))
+
+
+@dataclass(frozen=True)
+class _Webhook:
+    """A verified, parsed webhook waiting for its transaction."""
+
+    org: str | None
+    message_id: str
+    payload: Any
+    parsed: Any  # providers.ParseResult
+    default_organization_id: str | None
+    clock: Clock
+
+
+def _commit_webhooks(tx: Tx, pending: list, *, doorbell: Doorbell | None):
+    """Store a group of webhooks in one transaction (group_commit.py); each pending item gets
+    its IngestResult. Events are folded per organization in one pass of the pipeline, as a
+    simulator batch is; a webhook's answer says whether its own event was stored."""
+    now = pending[0].work.clock.now()
+    fresh: dict[str, list] = defaultdict(list)
+    for item in pending:
+        hook: _Webhook = item.work
+        event = hook.parsed.event
+        org = hook.org or _attribute(tx, event, hook.default_organization_id)
         if org is None:
-            return IngestResult("rejected", verified.message_id, problem=Problem(
+            item.outcome = IngestResult("rejected", hook.message_id, problem=Problem(
                 422, "validation_failed", "no send record matches this email and no default organization is set",
                 "$.data.email_id"))
+            continue
         first_time = tx.execute(
             "INSERT INTO provider_webhooks_seen (organization_id, provider, message_id, received_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (organization_id, provider, message_id) DO NOTHING",
-            (org, PROVIDER, verified.message_id, now),
+            (org, PROVIDER, hook.message_id, now),
         )
         if not first_time:
-            return IngestResult("duplicate", verified.message_id, IngestSummary(received=1, duplicates=1))
-        if parsed.event is None:
-            _store_unmapped(tx, org, verified.message_id, parsed.provider_type, verified.payload, now)
-            return IngestResult("unmapped", verified.message_id, IngestSummary(received=1, stored=1, unmapped=1))
-        summary = _ingest(tx, org, [parsed.event], now)
-    _ring(doorbell, summary)
-    status = "accepted" if summary.stored else "duplicate"
-    return IngestResult(status, verified.message_id, summary)
+            item.outcome = IngestResult("duplicate", hook.message_id, IngestSummary(received=1, duplicates=1))
+        elif event is None:
+            _store_unmapped(tx, org, hook.message_id, hook.parsed.provider_type, hook.payload, now)
+            item.outcome = IngestResult("unmapped", hook.message_id, IngestSummary(received=1, stored=1, unmapped=1))
+        else:
+            fresh[org].append(item)
+    ring = False
+    for org, items in fresh.items():
+        summary = _ingest(tx, org, [item.work.parsed.event for item in items], now)
+        ring = ring or bool(summary.enqueued_events or summary.propensity_changes or summary.metric_updates)
+        if len(items) == 1:  # alone: its answer carries the whole summary, as it always did
+            items[0].outcome = IngestResult("accepted" if summary.stored else "duplicate", items[0].work.message_id,
+                                            summary)
+            continue
+        stored = set(summary.event_ids)
+        for item in items:  # the first webhook of an event id stored it; any other is its duplicate
+            event_id = item.work.parsed.event.event_id
+            mine = event_id in stored
+            stored.discard(event_id)
+            item.outcome = IngestResult("accepted" if mine else "duplicate", item.work.message_id, IngestSummary(
+                received=1, stored=int(mine), duplicates=int(not mine), event_ids=[event_id] if mine else []))
+    if ring and doorbell is not None:
+        return doorbell.ring
+    return None
 
 
 def ingest_events(
