@@ -41,7 +41,7 @@ from integration.storage import Database, Tx, to_json
 from integration.sync.contacts import STATUS_RANK
 
 from . import store
-from .campaigns import find_send
+from .campaigns import find_sends
 from .group_commit import committer_for
 
 PROVIDER = "resend"
@@ -133,10 +133,13 @@ def _commit_webhooks(tx: Tx, pending: list, *, doorbell: Doorbell | None):
     simulator batch is; a webhook's answer says whether its own event was stored."""
     now = pending[0].work.clock.now()
     fresh: dict[str, list] = defaultdict(list)
+    unattributed = [item.work.parsed.event.email_id for item in pending
+                    if item.work.org is None and item.work.parsed.event is not None and item.work.parsed.event.email_id]
+    sends = find_sends(tx, unattributed) if unattributed else {}
     for item in pending:
         hook: _Webhook = item.work
         event = hook.parsed.event
-        org = hook.org or _attribute(tx, event, hook.default_organization_id)
+        org = hook.org or _attribute(sends, event, hook.default_organization_id)
         if org is None:
             item.outcome = IngestResult("rejected", hook.message_id, problem=Problem(
                 422, "validation_failed", "no send record matches this email and no default organization is set",
@@ -199,9 +202,9 @@ def _ring(doorbell: Doorbell | None, summary: IngestSummary) -> None:
         doorbell.ring()
 
 
-def _attribute(tx: Tx, event: EngagementEvent | None, default: str | None) -> str | None:
+def _attribute(sends: dict[str, dict], event: EngagementEvent | None, default: str | None) -> str | None:
     if event is not None and event.email_id:
-        send = find_send(tx, event.email_id)
+        send = sends.get(event.email_id)
         if send is not None:
             return send["organization_id"]
     return default
@@ -224,7 +227,8 @@ def _store_unmapped(tx: Tx, org: str, message_id: str, provider_type: str, paylo
 
 def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> IngestSummary:
     summary = IngestSummary(received=len(events))
-    events = [prepare(_resolve(tx, org, event)) for event in events]
+    sends = find_sends(tx, [event.email_id for event in events if event.email_id], org)
+    events = [prepare(_resolve(event, sends.get(event.email_id) if event.email_id else None)) for event in events]
     fresh = _store_new(tx, org, events, summary, now)
     by_contact: dict[str, list[EngagementEvent]] = defaultdict(list)
     for event in fresh:
@@ -294,6 +298,8 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
     old_metrics = store.current_metrics(tx, org, ids)
     metrics_rows = []
     changed_scores = []
+    propensities: dict[str, dict[str, Any]] = {}  # queued together: one round of statements per group
+    updates: dict[str, dict[str, Any]] = {}
     for contact_id, activity in activities.items():
         sig = signals(activity, now)
         metrics = engagement_metrics(activity, now, trend=sig.trend)
@@ -308,8 +314,7 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
             changed_scores.append(payload)
             summary.propensity_changes += 1
             if deliver and contact_id not in gone:
-                outbox.queue_propensity(tx, organization_id=org, connection_id=org, contact_id=contact_id,
-                                          payload=payload, now=now)
+                propensities[contact_id] = payload
         if contact_id in was_suppressed:
             continue
         metrics_news = old_metrics.get(contact_id) != store.metrics_key(metrics)
@@ -318,18 +323,16 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
             campaigns = store.campaign_update(activity)
             if campaigns:
                 update["campaigns"] = campaigns
-            outbox.queue_update(tx, organization_id=org, connection_id=org, contact_id=contact_id, update=update,
-                                  now=now, delay=METRICS_DEBOUNCE)
+            updates[contact_id] = update
             summary.metric_updates += 1
+    outbox.queue_propensities(tx, organization_id=org, connection_id=org, payloads=propensities, now=now)
+    outbox.queue_updates(tx, organization_id=org, connection_id=org, updates=updates, now=now, delay=METRICS_DEBOUNCE)
     store.write_scores(tx, org, changed_scores, "event")
     store.upsert_metrics(tx, org, metrics_rows, now)
 
 
-def _resolve(tx: Tx, org: str, event: EngagementEvent) -> EngagementEvent:
+def _resolve(event: EngagementEvent, send: dict | None) -> EngagementEvent:
     """The send record is authoritative for who and which campaign (tags are a hint)."""
-    if not event.email_id:
-        return event
-    send = find_send(tx, event.email_id, org)
     if send is None:
         return event
     return replace(
