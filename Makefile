@@ -29,8 +29,10 @@ demo: setup
 serve: setup
 	$(HARNESS) serve
 
+# On every core (pytest-xdist); a module's tests stay on one worker (--dist loadfile), so module-scoped
+# fixtures such as the defect matrix's runs start once. PYTEST_ARGS="-n 0" runs in one process.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 fuzz: setup
 	$(HARNESS) fuzz --start-mock
