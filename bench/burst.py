@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import shutil
 import tempfile
 import threading
@@ -237,6 +238,7 @@ def _one_database(db: Database, recipients: int, senders: int, processes: int,
         shares = [jobs[i::processes] for i in range(processes)]
         threads = [senders // processes + (1 if i < senders % processes else 0) for i in range(processes)]
         began = time.time()
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         procs = [context.Process(target=_sender, args=(served.url, share, start.isoformat(), n, began + max_seconds,
                                                        queue))
                  for share, n in zip(shares, threads)]
@@ -250,6 +252,8 @@ def _one_database(db: Database, recipients: int, senders: int, processes: int,
             failures += failed
         for proc in procs:
             proc.join(60)
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        broadcast_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
         # from the first acknowledgement to the last: the senders' start-up (a process spawn) is not ingest
         ingest_seconds = max(t for _, t in acked) - min(t for _, t in acked) if len(acked) > 1 else 0.0
         backlog_after_burst = outbox.counts(db, ORG)["queued"]
@@ -295,6 +299,8 @@ def _one_database(db: Database, recipients: int, senders: int, processes: int,
         "ingest_seconds": round(ingest_seconds, 2),
         "ingest_events_per_s": events_per_s,
         "ingest_transactions": committer.batches - batches_before,
+        # CPU of Broadcast's process (ingest server and its delivery workers) per webhook, during the burst
+        "broadcast_cpu_ms_per_webhook": round(broadcast_cpu / len(acked) * 1000, 2) if acked else None,
         "backlog_max": max(backlog, default=backlog_after_burst),
         "backlog_after_burst": backlog_after_burst,
         "drain_seconds_after_burst": round(drained_at - max((t for _, t in acked), default=began), 1),
