@@ -5,7 +5,9 @@ the precise field errors a client reads.
 which contract operation is this (`operation_for`), what is wrong with this request
 (`request_errors`), and what is wrong with this response (`response_errors`, strict mode).
 
-Speed: openapi-core checks the request as a whole (path, method, parameters, headers, content
+Speed: a request the compiled gate (`request_gate`) vouches for is not handed to openapi-core at
+all (its per-request parameter resolution was ~2 ms of a ~3 ms list request); any other request
+is. openapi-core checks the request as a whole (path, method, parameters, headers, content
 type, body) in validation mode, never unmarshalling; its schema validators are built once per
 schema location with a compiled fast path for conforming values (`compiled_schemas`), so a
 500-update batch or a 500-record page costs milliseconds. This module and `compiled_schemas`
