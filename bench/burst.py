@@ -26,6 +26,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import queue as queues
 import random
 import resource
 import shutil
@@ -160,8 +161,6 @@ def _sender(url: str, jobs: list[tuple[int, str, str, str | None]], start_iso: s
 
 def _next_report(queue, procs) -> tuple[list, list]:
     """The next sender's report; fails at once if a sender died without one."""
-    import queue as queues  # noqa: PLC0415 - only its Empty exception
-
     while True:
         try:
             return queue.get(timeout=2.0)

@@ -13,6 +13,7 @@ import json
 
 import pytest
 import yaml
+from flask import request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_core.templating.paths.exceptions import PathError
@@ -42,8 +43,6 @@ def app():
 def _verdicts(app, method: str, path: str, **kwargs) -> tuple[bool, bool]:
     """(the gate accepts, openapi-core finds nothing wrong) for one request."""
     with app.test_request_context(path, method=method, **kwargs):
-        from flask import request  # noqa: PLC0415 - the request of the context just pushed
-
         failure = validation.identify_and_precheck()
         checker = validation.validator()
         rule = request.url_rule.rule if request.url_rule else None

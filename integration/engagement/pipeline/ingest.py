@@ -15,6 +15,12 @@ score when anything AgentBuddy shows changed; its 5.2 metrics and 5.4 campaigns 
 `engagement.batch_update` after a short debounce. A contact already unsubscribed, complained or
 hard-bounced gets its events sent but no further scores or metrics: AgentBuddy was told once.
 
+Webhooks arriving together share a transaction (group commit, `group_commit.py`); each is
+answered only after the transaction holding its event has committed.
+
+Kept whole: what one webhook's transaction does — attribute, deduplicate, store, fold, score,
+queue — reads as one story here; split, every step would import the others' private helpers.
+
 Machine-generated events (privacy-proxy opens, link-scanner clicks) are stored flagged, do not
 count in metrics or scores, and are still sent to AgentBuddy in real time with
 `metadata.machine_generated: true` (and `machine_reason`): AgentBuddy sees the same event log
