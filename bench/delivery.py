@@ -265,9 +265,8 @@ def _one_database(db: Database, token_key: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    process = _spawn(["-c", f"from bench.delivery import receiver_app; from werkzeug.serving import make_server;"
-                      f" make_server('127.0.0.1', {port}, receiver_app({RECEIVER_SECRET!r}), threaded=True)"
-                      ".serve_forever()"], url, "/log")
+    process = _spawn(["-c", f"from bench.delivery import receiver_app; from common.serving import run;"
+                      f" run(receiver_app({RECEIVER_SECRET!r}), port={port})"], url, "/log")
     try:
         config = IntegrationConfig(agentbuddy_url=url, token_key=token_key)
         _contacts_for_receiver(db, config, "org_bench_receiver", url)

@@ -18,7 +18,10 @@ The names below are the outbox's public functions, for `from integration import 
 from __future__ import annotations
 
 from .claims import ClaimPolicy, claim, mark_delivered, mark_failed, release, renew_lease
-from .coalescing import drop_superseded_propensity, drop_superseded_updates, queue_propensity, queue_update
+from .coalescing import (
+    drop_superseded_propensity, drop_superseded_updates, queue_propensities, queue_propensity, queue_update,
+    queue_updates,
+)
 from .doorbell import Doorbell
 from .queue import Message, enqueue, enqueue_many, message_id_for
 from .status import counts, dead_letters, next_due, replay
@@ -26,5 +29,5 @@ from .status import counts, dead_letters, next_due, replay
 __all__ = [
     "ClaimPolicy", "Doorbell", "Message", "claim", "counts", "dead_letters", "drop_superseded_propensity",
     "drop_superseded_updates", "enqueue", "enqueue_many", "mark_delivered", "mark_failed", "message_id_for",
-    "next_due", "queue_propensity", "queue_update", "release", "renew_lease", "replay",
+    "next_due", "queue_propensities", "queue_propensity", "queue_update", "queue_updates", "release", "renew_lease", "replay",
 ]

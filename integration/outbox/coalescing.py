@@ -30,7 +30,7 @@ from typing import Any, Iterable
 from integration.storage import Tx, format_ts, from_json, in_lists, to_json
 
 from . import wire
-from .queue import Message, enqueue, enqueue_many, message_id_for
+from .queue import Message, enqueue_many, message_id_for
 
 FOLDABLE = ("event", "propensity")  # a backlog of these (and one-contact updates) travels as batch messages
 
@@ -43,29 +43,58 @@ class FoldPolicy:
     batch_max_events: int = 1000  # messages per batch (the contract allows 1000 updates per batch)
 
 
-def _replace_waiting(tx: Tx, organization_id: str, connection_id: str, contact_id: str, kind: str,
-                     payload: dict[str, Any], also: str = "") -> str | None:
-    """Give the contact's newest never-attempted message of `kind` this payload; its id, or None."""
-    waiting = tx.fetchone(
-        "SELECT id FROM outbox WHERE organization_id = ? AND contact_id = ? AND kind = ?"
-        f" AND status = 'pending' AND attempts = 0{also} AND connection_id = ? ORDER BY created_at DESC LIMIT 1",
-        (organization_id, contact_id, kind, connection_id),
-    )
-    if waiting is None:
-        return None
-    tx.execute("UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'", (to_json(payload), waiting["id"]))
-    return waiting["id"]
+def _waiting(tx: Tx, organization_id: str, connection_id: str, contact_ids: list[str], kind: str,
+             also: str = "") -> dict[str, str]:
+    """The newest never-attempted message of `kind` per contact (one query per 500 contacts)."""
+    newest: dict[str, str] = {}
+    for marks, chunk in in_lists(sorted(set(contact_ids))):
+        for row in tx.fetchall(
+            f"SELECT id, contact_id FROM outbox WHERE organization_id = ? AND kind = ? AND status = 'pending'"
+            f" AND attempts = 0{also} AND connection_id = ? AND contact_id IN ({marks}) ORDER BY created_at, id",
+            (organization_id, kind, connection_id, *chunk),
+        ):
+            newest[row["contact_id"]] = row["id"]  # ascending: the last one seen is the newest
+    return newest
+
+
+def _replace_or_enqueue(tx: Tx, organization_id: str, connection_id: str, kind: str, payloads: dict[str, dict],
+                        now: datetime, *, also: str = "", due: datetime | None = None) -> dict[str, str]:
+    """Give each contact's waiting message of `kind` its new payload, queue one for the others;
+    {contact id: message id}. Three statements for any number of contacts (ingest groups many)."""
+    if not payloads:
+        return {}
+    waiting = _waiting(tx, organization_id, connection_id, list(payloads), kind, also)
+    tx.executemany("UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'",
+                   [(to_json(payloads[contact_id]), mid) for contact_id, mid in waiting.items()], adapted=True)
+    fresh = [contact_id for contact_id in payloads if contact_id not in waiting]
+    rows = [{"organization_id": organization_id, "connection_id": connection_id, "kind": kind,
+             "contact_id": contact_id, "payload": payloads[contact_id], **({"due": due} if due else {})}
+            for contact_id in fresh]
+    ids = enqueue_many(tx, rows, now) if rows else []
+    return {**waiting, **dict(zip(fresh, ids))}
+
+
+def queue_propensities(tx: Tx, *, organization_id: str, connection_id: str, payloads: dict[str, dict[str, Any]],
+                       now: datetime) -> dict[str, str]:
+    """Rule 1 for many contacts: {contact id: its 5.3 payload} -> {contact id: message id}."""
+    return _replace_or_enqueue(tx, organization_id, connection_id, "propensity", payloads, now)
 
 
 def queue_propensity(
     tx: Tx, *, organization_id: str, connection_id: str, contact_id: str, payload: dict[str, Any], now: datetime
 ) -> str:
     """Rule 1: queue a contact's latest score, replacing a still-waiting one rather than piling up."""
-    replaced = _replace_waiting(tx, organization_id, connection_id, contact_id, "propensity", payload)
-    if replaced is not None:
-        return replaced
-    return enqueue(tx, organization_id=organization_id, connection_id=connection_id, kind="propensity",
-                   payload=payload, now=now, contact_id=contact_id)
+    return queue_propensities(tx, organization_id=organization_id, connection_id=connection_id,
+                              payloads={contact_id: payload}, now=now)[contact_id]
+
+
+def queue_updates(tx: Tx, *, organization_id: str, connection_id: str, updates: dict[str, dict[str, Any]],
+                  now: datetime, delay: timedelta) -> dict[str, str]:
+    """Rule 2 for many contacts: {contact id: its update fields} -> {contact id: message id}."""
+    payloads = {contact_id: wire.batch_data([("batch", {"updates": [{"contact_id": contact_id, **update}]})])
+                for contact_id, update in updates.items()}
+    return _replace_or_enqueue(tx, organization_id, connection_id, "batch", payloads, now,
+                               also=" AND last_error IS NULL", due=now + delay)
 
 
 def queue_update(
@@ -75,13 +104,8 @@ def queue_update(
     """Rule 2: queue a contact's 5.2 metrics / 5.4 campaigns as a one-contact batch whose first
     attempt waits `delay`; a waiting one takes the new state instead. Waiting updates of many
     contacts fall due together and are folded into full batches (rule 4)."""
-    payload = wire.batch_data([("batch", {"updates": [{"contact_id": contact_id, **update}]})])
-    replaced = _replace_waiting(tx, organization_id, connection_id, contact_id, "batch", payload,
-                                also=" AND last_error IS NULL")
-    if replaced is not None:
-        return replaced
-    return enqueue_many(tx, [{"organization_id": organization_id, "connection_id": connection_id, "kind": "batch",
-                              "contact_id": contact_id, "payload": payload, "due": now + delay}], now)[0]
+    return queue_updates(tx, organization_id=organization_id, connection_id=connection_id,
+                         updates={contact_id: update}, now=now, delay=delay)[contact_id]
 
 
 def drop_superseded_updates(tx: Tx, organization_id: str, contact_ids: Iterable[str]) -> None:

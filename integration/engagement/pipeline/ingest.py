@@ -15,6 +15,12 @@ score when anything AgentBuddy shows changed; its 5.2 metrics and 5.4 campaigns 
 `engagement.batch_update` after a short debounce. A contact already unsubscribed, complained or
 hard-bounced gets its events sent but no further scores or metrics: AgentBuddy was told once.
 
+Webhooks arriving together share a transaction (group commit, `group_commit.py`); each is
+answered only after the transaction holding its event has committed.
+
+Kept whole: what one webhook's transaction does — attribute, deduplicate, store, fold, score,
+queue — reads as one story here; split, every step would import the others' private helpers.
+
 Machine-generated events (privacy-proxy opens, link-scanner clicks) are stored flagged, do not
 count in metrics or scores, and are still sent to AgentBuddy in real time with
 `metadata.machine_generated: true` (and `machine_reason`): AgentBuddy sees the same event log
@@ -22,6 +28,7 @@ Broadcast does and can decide what to show, while the numbers it receives are al
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -40,7 +47,8 @@ from integration.storage import Database, Tx, to_json
 from integration.sync.contacts import STATUS_RANK
 
 from . import store
-from .campaigns import find_send
+from .campaigns import find_sends
+from .group_commit import committer_for
 
 PROVIDER = "resend"
 #: Statuses an event puts on the contact so campaigns.py never emails them again.
@@ -109,27 +117,70 @@ def ingest_provider_webhook(
         path = getattr(exc, "path", "$")
         return IngestResult("rejected", verified.message_id,
                             problem=Problem(400, "invalid_request", getattr(exc, "message", str(exc)), path))
-    now = clock.now()
-    with db.transaction() as tx:
-        org = org or _attribute(tx, parsed.event, default_organization_id)
+    work = _Webhook(org, verified.message_id, verified.payload, parsed, default_organization_id, clock)
+    return committer_for(db).run(work, functools.partial(_commit_webhooks, doorbell=doorbell))
+
+
+@dataclass(frozen=True)
+class _Webhook:
+    """A verified, parsed webhook waiting for its transaction."""
+
+    org: str | None
+    message_id: str
+    payload: Any
+    parsed: Any  # providers.ParseResult
+    default_organization_id: str | None
+    clock: Clock
+
+
+def _commit_webhooks(tx: Tx, pending: list, *, doorbell: Doorbell | None):
+    """Store a group of webhooks in one transaction (group_commit.py); each pending item gets
+    its IngestResult. Events are folded per organization in one pass of the pipeline, as a
+    simulator batch is; a webhook's answer says whether its own event was stored."""
+    now = pending[0].work.clock.now()
+    fresh: dict[str, list] = defaultdict(list)
+    unattributed = [item.work.parsed.event.email_id for item in pending
+                    if item.work.org is None and item.work.parsed.event is not None and item.work.parsed.event.email_id]
+    sends = find_sends(tx, unattributed) if unattributed else {}
+    for item in pending:
+        hook: _Webhook = item.work
+        event = hook.parsed.event
+        org = hook.org or _attribute(sends, event, hook.default_organization_id)
         if org is None:
-            return IngestResult("rejected", verified.message_id, problem=Problem(
+            item.outcome = IngestResult("rejected", hook.message_id, problem=Problem(
                 422, "validation_failed", "no send record matches this email and no default organization is set",
                 "$.data.email_id"))
+            continue
         first_time = tx.execute(
             "INSERT INTO provider_webhooks_seen (organization_id, provider, message_id, received_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (organization_id, provider, message_id) DO NOTHING",
-            (org, PROVIDER, verified.message_id, now),
+            (org, PROVIDER, hook.message_id, now),
         )
         if not first_time:
-            return IngestResult("duplicate", verified.message_id, IngestSummary(received=1, duplicates=1))
-        if parsed.event is None:
-            _store_unmapped(tx, org, verified.message_id, parsed.provider_type, verified.payload, now)
-            return IngestResult("unmapped", verified.message_id, IngestSummary(received=1, stored=1, unmapped=1))
-        summary = _ingest(tx, org, [parsed.event], now)
-    _ring(doorbell, summary)
-    status = "accepted" if summary.stored else "duplicate"
-    return IngestResult(status, verified.message_id, summary)
+            item.outcome = IngestResult("duplicate", hook.message_id, IngestSummary(received=1, duplicates=1))
+        elif event is None:
+            _store_unmapped(tx, org, hook.message_id, hook.parsed.provider_type, hook.payload, now)
+            item.outcome = IngestResult("unmapped", hook.message_id, IngestSummary(received=1, stored=1, unmapped=1))
+        else:
+            fresh[org].append(item)
+    ring = False
+    for org, items in fresh.items():
+        summary = _ingest(tx, org, [item.work.parsed.event for item in items], now)
+        ring = ring or bool(summary.enqueued_events or summary.propensity_changes or summary.metric_updates)
+        if len(items) == 1:  # alone: its answer carries the whole summary, as it always did
+            items[0].outcome = IngestResult("accepted" if summary.stored else "duplicate", items[0].work.message_id,
+                                            summary)
+            continue
+        stored = set(summary.event_ids)
+        for item in items:  # the first webhook of an event id stored it; any other is its duplicate
+            event_id = item.work.parsed.event.event_id
+            mine = event_id in stored
+            stored.discard(event_id)
+            item.outcome = IngestResult("accepted" if mine else "duplicate", item.work.message_id, IngestSummary(
+                received=1, stored=int(mine), duplicates=int(not mine), event_ids=[event_id] if mine else []))
+    if ring and doorbell is not None:
+        return doorbell.ring
+    return None
 
 
 def ingest_events(
@@ -157,9 +208,9 @@ def _ring(doorbell: Doorbell | None, summary: IngestSummary) -> None:
         doorbell.ring()
 
 
-def _attribute(tx: Tx, event: EngagementEvent | None, default: str | None) -> str | None:
+def _attribute(sends: dict[str, dict], event: EngagementEvent | None, default: str | None) -> str | None:
     if event is not None and event.email_id:
-        send = find_send(tx, event.email_id)
+        send = sends.get(event.email_id)
         if send is not None:
             return send["organization_id"]
     return default
@@ -182,7 +233,8 @@ def _store_unmapped(tx: Tx, org: str, message_id: str, provider_type: str, paylo
 
 def _ingest(tx: Tx, org: str, events: list[EngagementEvent], now: datetime) -> IngestSummary:
     summary = IngestSummary(received=len(events))
-    events = [prepare(_resolve(tx, org, event)) for event in events]
+    sends = find_sends(tx, [event.email_id for event in events if event.email_id], org)
+    events = [prepare(_resolve(event, sends.get(event.email_id) if event.email_id else None)) for event in events]
     fresh = _store_new(tx, org, events, summary, now)
     by_contact: dict[str, list[EngagementEvent]] = defaultdict(list)
     for event in fresh:
@@ -252,6 +304,8 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
     old_metrics = store.current_metrics(tx, org, ids)
     metrics_rows = []
     changed_scores = []
+    propensities: dict[str, dict[str, Any]] = {}  # queued together: one round of statements per group
+    updates: dict[str, dict[str, Any]] = {}
     for contact_id, activity in activities.items():
         sig = signals(activity, now)
         metrics = engagement_metrics(activity, now, trend=sig.trend)
@@ -266,8 +320,7 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
             changed_scores.append(payload)
             summary.propensity_changes += 1
             if deliver and contact_id not in gone:
-                outbox.queue_propensity(tx, organization_id=org, connection_id=org, contact_id=contact_id,
-                                          payload=payload, now=now)
+                propensities[contact_id] = payload
         if contact_id in was_suppressed:
             continue
         metrics_news = old_metrics.get(contact_id) != store.metrics_key(metrics)
@@ -276,18 +329,16 @@ def _rescore_and_queue(tx: Tx, org: str, activities: dict[str, ContactActivity],
             campaigns = store.campaign_update(activity)
             if campaigns:
                 update["campaigns"] = campaigns
-            outbox.queue_update(tx, organization_id=org, connection_id=org, contact_id=contact_id, update=update,
-                                  now=now, delay=METRICS_DEBOUNCE)
+            updates[contact_id] = update
             summary.metric_updates += 1
+    outbox.queue_propensities(tx, organization_id=org, connection_id=org, payloads=propensities, now=now)
+    outbox.queue_updates(tx, organization_id=org, connection_id=org, updates=updates, now=now, delay=METRICS_DEBOUNCE)
     store.write_scores(tx, org, changed_scores, "event")
     store.upsert_metrics(tx, org, metrics_rows, now)
 
 
-def _resolve(tx: Tx, org: str, event: EngagementEvent) -> EngagementEvent:
+def _resolve(event: EngagementEvent, send: dict | None) -> EngagementEvent:
     """The send record is authoritative for who and which campaign (tags are a hint)."""
-    if not event.email_id:
-        return event
-    send = find_send(tx, event.email_id, org)
     if send is None:
         return event
     return replace(
