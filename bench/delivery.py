@@ -37,6 +37,8 @@ from typing import Any
 
 import requests
 from cryptography.fernet import Fernet
+from flask import Flask, jsonify, request
+from standardwebhooks import Webhook
 
 from integration.engagement.pipeline import campaigns, ingest
 from integration import outbox
@@ -80,9 +82,6 @@ def _spawn(args: list[str], url: str, ready_path: str) -> subprocess.Popen:
 
 def receiver_app(secret: str):
     """A minimal Option A receiver: verify, dedupe by webhook-id, log receipt time per event."""
-    from flask import Flask, jsonify, request
-    from standardwebhooks import Webhook
-
     app = Flask("bench-receiver")
     webhook = Webhook(secret)
     seen: set[str] = set()

@@ -24,7 +24,11 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
+from common.clock import ManualClock
 from integration.engagement import AccountBaseline, ContactActivity, EngagementEvent, prepare, score
+from integration.engagement.pipeline import store as engagement_store
+from integration.engagement.pipeline.rescore import rescore_all
+from integration.storage import Database
 
 UTC = timezone.utc
 AS_OF = datetime(2026, 1, 15, 14, 35, tzinfo=UTC)
@@ -123,11 +127,6 @@ def stored_rescore(activities: list[ContactActivity], types: list[str], database
                    schema: str | None = None) -> dict:
     """Time `rescore_all` as the service runs it: activities and contacts read from the database,
     scores, history and outbox written back, for the first run and for the next day's."""
-    from integration.engagement.pipeline import store as engagement_store
-    from common.clock import ManualClock
-    from integration.storage import Database
-    from integration.engagement.pipeline.rescore import rescore_all
-
     db = Database.from_url(database_url, schema=schema)
     try:
         db.migrate()

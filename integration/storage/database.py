@@ -60,7 +60,11 @@ def parse_url(url: str) -> Target:
 
 
 class Database:
-    """A database handle: a connection pool, `transaction()` and `migrate()`."""
+    """A database handle: a connection pool, `transaction()` and `migrate()`.
+
+    Kept whole: the pool, the per-thread current transaction and the migration run share one
+    connection policy (dialect, schema search path, busy timeout), set in one place.
+    """
 
     def __init__(self, target: Target, schema: str | None = None) -> None:
         if schema is not None and target.dialect != "postgresql":
