@@ -43,7 +43,6 @@ from cryptography.fernet import Fernet
 from common.clock import SystemClock
 from common.serving import serve
 from integration import outbox
-from integration.agentbuddy.secrets import SecretBox
 from integration.config import IntegrationConfig
 from integration.engagement import CONTRACT_EVENT_TYPES
 from integration.engagement.pipeline import campaigns
@@ -53,7 +52,7 @@ from integration.storage import Database
 from integration.web.app import create_app
 from integration.web.service import Service, ServiceOptions
 
-from .delivery import RECEIVER_SECRET, _free_port, _spawn
+from .delivery import RECEIVER_SECRET, _free_port, _spawn, connect_to_receiver
 
 RECIPIENTS = 100_000
 BLOCK = 500  # recipients per block of the campaign's sending
@@ -172,18 +171,8 @@ def _next_report(queue, procs) -> tuple[list, list]:
 
 def _setup(db: Database, config: IntegrationConfig, receiver_url: str, recipients: int, start: datetime) -> None:
     clock = SystemClock()
-    now = clock.now()
-    box = SecretBox(config.require_token_key())
-    with db.transaction() as tx:
-        tx.execute("INSERT INTO organizations (organization_id, name, created_at) VALUES (?, ?, ?)", (ORG, ORG, now))
-        tx.execute(
-            "INSERT INTO connections (organization_id, agentbuddy_url, client_id, status, webhook_secret_enc,"
-            " connected_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?, ?)",
-            (ORG, receiver_url, config.client_id, box.encrypt(RECEIVER_SECRET), now, now))
-        tx.executemany(
-            "INSERT INTO contacts (organization_id, id, email, contact_type, email_opt_in, ab_updated_at, synced_at)"
-            " VALUES (?, ?, ?, 'owner', 1, ?, ?)",
-            [(ORG, f"ab_contact_{i:06d}", f"re_burst_{i:06d}@example.com", now, now) for i in range(recipients)])
+    connect_to_receiver(db, config, ORG, receiver_url, recipients,
+                        contact_id="ab_contact_{:06d}", email="re_burst_{:06d}@example.com")
     campaigns.upsert_campaign(db, ORG, campaigns.Campaign(CAMPAIGN, "New listings near you", "listing"), clock)
     campaigns.record_sends(db, ORG, CAMPAIGN, [(f"ab_contact_{i:06d}", f"re_burst_{i:06d}") for i in range(recipients)],
                            clock, sent_at=start)

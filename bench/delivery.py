@@ -161,8 +161,9 @@ class _Events:
         return out
 
 
-def _contacts_for_receiver(db: Database, config: IntegrationConfig, org: str, url: str) -> None:
-    """A connection row pointing at the minimal receiver, and synthetic opted-in contacts."""
+def connect_to_receiver(db: Database, config: IntegrationConfig, org: str, url: str, count: int = CONTACTS, *,
+                        contact_id: str = "ab_contact_{:05d}", email: str = "c{}@example.com") -> None:
+    """A connection row pointing at the minimal receiver, and `count` synthetic opted-in contacts."""
     now = SystemClock().now()
     box = SecretBox(config.require_token_key())
     with db.transaction() as tx:
@@ -174,7 +175,7 @@ def _contacts_for_receiver(db: Database, config: IntegrationConfig, org: str, ur
         tx.executemany(
             "INSERT INTO contacts (organization_id, id, email, contact_type, email_opt_in, ab_updated_at, synced_at)"
             " VALUES (?, ?, ?, 'owner', 1, ?, ?)",
-            [(org, f"ab_contact_{i:05d}", f"c{i}@example.com", now, now) for i in range(CONTACTS)])
+            [(org, contact_id.format(i), email.format(i), now, now) for i in range(count)])
 
 
 def _measure(db: Database, org: str, config: IntegrationConfig, read_log, receiver_url: str,
@@ -268,7 +269,7 @@ def _one_database(db: Database, token_key: str) -> dict[str, Any]:
                       f" run(receiver_app({RECEIVER_SECRET!r}), port={port})"], url, "/log")
     try:
         config = IntegrationConfig(agentbuddy_url=url, token_key=token_key)
-        _contacts_for_receiver(db, config, "org_bench_receiver", url)
+        connect_to_receiver(db, config, "org_bench_receiver", url)
         results["receiver"] = _measure(db, "org_bench_receiver", config, _receiver_log, url, PLAN["receiver"])
     finally:
         process.terminate()
