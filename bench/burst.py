@@ -29,8 +29,6 @@ import os
 import queue as queues
 import random
 import resource
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -52,6 +50,7 @@ from integration.storage import Database
 from integration.web.app import create_app
 from integration.web.service import Service, ServiceOptions
 
+from .databases import each_database
 from .delivery import RECEIVER_SECRET, _free_port, _spawn, connect_to_receiver
 
 RECIPIENTS = 100_000
@@ -309,25 +308,9 @@ def run(postgres_url: str | None = None, recipients: int = RECIPIENTS, senders: 
         max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
     results: dict[str, Any] = {"target": f"ingest >= {TARGET_EVENTS_PER_S} events/s; ingest-to-received p99 <= "
                                          f"{TARGET_P99_S:g} s; nothing lost or doubled"}
-    tmp = tempfile.mkdtemp(prefix="bench-burst-")
-    try:
-        db = Database.from_url(f"sqlite:///{tmp}/broadcast.sqlite3")
-        db.migrate()
-        try:
-            results["sqlite"] = _one_database(db, recipients, senders, processes, max_batch, max_seconds)
-            print(json.dumps(results["sqlite"]), flush=True)
-        finally:
-            db.close()
-        if postgres_url:
-            db = Database.from_url(postgres_url, schema=f"bench_{uuid.uuid4().hex[:10]}")
-            db.migrate()
-            try:
-                results["postgresql"] = _one_database(db, recipients, senders, processes, max_batch, max_seconds)
-                print(json.dumps(results["postgresql"]), flush=True)
-            finally:
-                db.drop_schema()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for name, db in each_database(postgres_url):
+        results[name] = _one_database(db, recipients, senders, processes, max_batch, max_seconds)
+        print(json.dumps(results[name]), flush=True)
     results["meets_target"] = all(r["meets_target"] for k, r in results.items() if k in ("sqlite", "postgresql"))
     return results
 

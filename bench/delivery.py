@@ -24,14 +24,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,6 +45,8 @@ from common.clock import SystemClock
 from integration.config import IntegrationConfig
 from integration.agentbuddy.secrets import SecretBox
 from integration.storage import Database
+
+from .databases import each_database
 from integration.engagement import EngagementEvent, natural_event_id
 from integration.outbox import ClaimPolicy, Doorbell
 from integration.web.service import Service, ServiceOptions, build_worker
@@ -297,23 +296,8 @@ def _one_database(db: Database, token_key: str) -> dict[str, Any]:
 def run(postgres_url: str | None = None) -> dict[str, Any]:
     token_key = Fernet.generate_key().decode()
     results: dict[str, Any] = {}
-    tmp = tempfile.mkdtemp(prefix="bench-delivery-")
-    try:
-        db = Database.from_url(f"sqlite:///{tmp}/broadcast.sqlite3")
-        db.migrate()
-        try:
-            results["sqlite"] = _one_database(db, token_key)
-        finally:
-            db.close()
-        if postgres_url:
-            db = Database.from_url(postgres_url, schema=f"bench_{uuid.uuid4().hex[:10]}")
-            db.migrate()
-            try:
-                results["postgresql"] = _one_database(db, token_key)
-            finally:
-                db.drop_schema()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for name, db in each_database(postgres_url):
+        results[name] = _one_database(db, token_key)
     own = [r["receiver"] for r in results.values() if isinstance(r, dict) and "receiver" in r]
     results["meets_target"] = any(r["events_per_s"] and r["events_per_s"] >= 5000 and r["latency_p99_s"] is not None
                                   and r["latency_p99_s"] <= 1.0 for r in own)

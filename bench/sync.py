@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,6 +29,8 @@ from integration.agentbuddy import connections, tokens
 from integration import sync as sync_engine
 from integration.config import IntegrationConfig
 from integration.storage import Database
+
+from .databases import each_database
 
 CONTACTS = 100_000
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,19 +113,9 @@ def _measure(db: Database, url: str, label: str) -> dict[str, Any]:
 
 def run(postgres_url: str | None = None, contacts: int = CONTACTS) -> dict[str, Any]:
     results: dict[str, Any] = {"contacts_per_account": contacts}
-    with fake_process(contacts) as url, tempfile.TemporaryDirectory() as tmp:
-        db = Database.from_url(f"sqlite:///{tmp}/bench.sqlite3")
-        try:
-            results["sqlite"] = _measure(db, url, "sqlite")
-        finally:
-            db.close()
-        if postgres_url:
-            schema = f"bench_{uuid.uuid4().hex[:12]}"
-            db = Database.from_url(postgres_url, schema=schema)
-            try:
-                results["postgresql"] = _measure(db, url, "postgresql")
-            finally:
-                db.drop_schema()
+    with fake_process(contacts) as url:
+        for name, db in each_database(postgres_url, migrate=False):
+            results[name] = _measure(db, url, name)
     return results
 
 
