@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from common.clock import SystemClock
-from common.serving import serve
+from common.serving import free_port, serve
 from integration import outbox
 from integration.config import IntegrationConfig
 from integration.engagement import CONTRACT_EVENT_TYPES
@@ -51,7 +51,7 @@ from integration.web.app import create_app
 from integration.web.service import Service, ServiceOptions
 
 from .databases import each_database
-from .delivery import RECEIVER_SECRET, _free_port, _spawn, connect_to_receiver
+from .delivery import RECEIVER_SECRET, _spawn, connect_to_receiver
 
 RECIPIENTS = 100_000
 BLOCK = 500  # recipients per block of the campaign's sending
@@ -189,7 +189,7 @@ def _receiver_events(url: str) -> list[tuple[str, float]]:
 def _one_database(db: Database, recipients: int, senders: int, processes: int,
                   max_batch: int | None = None, max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
     token_key = Fernet.generate_key().decode()
-    port = _free_port()
+    port = free_port()
     receiver_url = f"http://127.0.0.1:{port}"
     receiver = _spawn(["-c", f"from bench.delivery import receiver_app; from common.serving import run;"
                        f" run(receiver_app({RECEIVER_SECRET!r}), port={port})"], receiver_url, "/log")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +41,7 @@ from integration import outbox
 from integration.agentbuddy import connections
 from integration import sync as sync_engine
 from common.clock import SystemClock
+from common.serving import free_port
 from integration.config import IntegrationConfig
 from integration.agentbuddy.secrets import SecretBox
 from integration.storage import Database
@@ -60,11 +60,6 @@ RECEIVER_SECRET = "whsec_" + base64.b64encode(b"bench-receiver-secret-0123456789
 
 
 # ----------------------------------------------------------------------------- receivers
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _spawn(args: list[str], url: str, ready_path: str) -> subprocess.Popen:
@@ -262,7 +257,7 @@ def _measure(db: Database, org: str, config: IntegrationConfig, read_log, receiv
 
 def _one_database(db: Database, token_key: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = _spawn(["-c", f"from bench.delivery import receiver_app; from common.serving import run;"
                       f" run(receiver_app({RECEIVER_SECRET!r}), port={port})"], url, "/log")
@@ -274,7 +269,7 @@ def _one_database(db: Database, token_key: str) -> dict[str, Any]:
         process.terminate()
         process.wait(10)
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = _spawn(["-m", "mock_agentbuddy", "--port", str(port), "--accounts", "1", "--contacts-per-account",
                       str(CONTACTS), "--auto-approve", "--rate-limit", "1000000/min"], url,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any, Iterator
 import requests
 from cryptography.fernet import Fernet
 
+from common.serving import free_port
 from integration.agentbuddy import connections, tokens
 from integration import sync as sync_engine
 from integration.config import IntegrationConfig
@@ -36,16 +36,11 @@ CONTACTS = 100_000
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @contextmanager
 def fake_process(contacts: int, accounts: int = 1, rate_limit: str = "1000000/min") -> Iterator[str]:
     """The fake in its own process on a free port, auto-approving; yields its URL."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "mock_agentbuddy", "--port", str(port), "--accounts", str(accounts),
                "--contacts-per-account", str(contacts), "--auto-approve", "--rate-limit", rate_limit]
     log = tempfile.TemporaryFile()  # request logs go here; an unread pipe would fill and stall the fake

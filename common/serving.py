@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -28,6 +29,15 @@ DEFAULT_THREADS = 8
 # waitress warns "Task queue depth is N" whenever a burst outruns its threads: expected under
 # load tests and bursts of webhooks, and not something a person watching the demo can act on.
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port that was free a moment ago, for a server in *another* process (a server in
+    this one asks `serve(port=0)`, which cannot race). Also a port nothing listens on, for tests
+    of "cannot connect"."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 @dataclass

@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from typing import Iterator
 
 import pytest
 
+from common import serving
 from integration.storage import Database
 
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return serving.free_port()
 
 
 @pytest.fixture(scope="session")

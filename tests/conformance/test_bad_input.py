@@ -1,18 +1,14 @@
 """Bad input to the kit ends with one sentence and exit status 2, never a traceback."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from common.serving import free_port
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def one_sentence(run) -> str:
@@ -24,7 +20,7 @@ def one_sentence(run) -> str:
 
 
 def test_an_unreachable_server(kit):
-    port = closed_port()
+    port = free_port()
 
     line = one_sentence(kit("verify", "agentbuddy", "--url", f"http://127.0.0.1:{port}"))
 
@@ -98,7 +94,7 @@ def test_usage_errors_name_the_option(kit):
 
 def test_the_real_command_line_prints_no_traceback():
     command = [str(Path(sys.executable).with_name("ab-harness")), "verify", "agentbuddy",
-               "--url", f"http://127.0.0.1:{closed_port()}"]
+               "--url", f"http://127.0.0.1:{free_port()}"]
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
 

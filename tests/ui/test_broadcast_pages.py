@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import uuid
 from datetime import datetime, timezone
 
@@ -11,6 +10,7 @@ from cryptography.fernet import Fernet
 
 from integration import outbox
 from common.clock import ManualClock
+from common.serving import free_port
 from integration.config import IntegrationConfig
 from integration.storage import Database
 from integration.web import create_app
@@ -20,17 +20,12 @@ ORG = "org_default"
 SETTINGS = "/settings/integrations/agentbuddy"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def broadcast(request, tmp_path):
     """Broadcast's app over SQLite, and over PostgreSQL where AB_TEST_POSTGRES_URL is set."""
     config = IntegrationConfig(database_url=f"sqlite:///{tmp_path / 'b.sqlite3'}",
-                               agentbuddy_url=f"http://127.0.0.1:{closed_port()}",
+                               agentbuddy_url=f"http://127.0.0.1:{free_port()}",
                                token_key=Fernet.generate_key().decode(), http_max_retries=0)
     if request.param == "sqlite":
         db = Database.from_url(config.database_url)
