@@ -94,11 +94,22 @@ class Operation:
     section: str  # "paths" or "webhooks"
     key: str  # the path template or the webhook name
     method: str
-    spec: dict[str, Any]
+    node: dict[str, Any]  # the operation object itself
 
     @property
     def operation_id(self) -> str | None:
-        return self.spec.get("operationId")
+        return self.node.get("operationId")
+
+    @property
+    def label(self) -> str:
+        """How a person names it: `GET /contacts`, `webhook contact.updated (POST)`."""
+        if self.section == "paths":
+            return f"{self.method.upper()} {self.key}"
+        return f"webhook {self.key} ({self.method.upper()})"
+
+    @property
+    def pointer(self) -> str:
+        return pointer_of((self.section, self.key, self.method))
 
 
 def operations(spec: dict[str, Any]) -> Iterator[Operation]:

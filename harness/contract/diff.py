@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import click
 import yaml
 
-from harness.contract.lint import METHODS, resolve
+from contract.reader import HTTP_METHODS, resolve
 
 Spec = dict[str, Any]
 
@@ -67,7 +67,7 @@ def _operations(spec: Spec) -> dict[tuple[str, str, str], dict]:
     for section in ("paths", "webhooks"):
         for key, item in (spec.get(section) or {}).items():
             item = resolve(spec, item)
-            for method in METHODS:
+            for method in HTTP_METHODS:
                 if isinstance(item.get(method), dict):
                     out[(section, key, method)] = item[method]
     return out

@@ -25,10 +25,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from contract import spec_path
+from contract.reader import Operation, escape, resolve
+from contract.reader import operations as iter_operations
 from harness.contract import node_tools
 
 Spec = dict[str, Any]
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 SPEC_URI = "urn:agentbuddy:openapi"
@@ -46,54 +47,9 @@ class Finding:
         return f"[{self.rule}] {self.where}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One operation and where it lives; `section` is "paths" or "webhooks"."""
-
-    section: str
-    key: str
-    method: str
-    node: dict[str, Any]
-
-    @property
-    def label(self) -> str:
-        return f"{self.method.upper()} {self.key}" if self.section == "paths" else f"webhook {self.key} ({self.method.upper()})"
-
-    @property
-    def pointer(self) -> str:
-        return f"/{self.section}/{_escape(self.key)}/{self.method}"
-
-
 def load_spec(path: Path) -> Spec:
     with Path(path).open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def resolve(spec: Spec, node: Any) -> Any:
-    """Follows local `$ref`s (`#/...`) until a non-reference node; the contract is one file."""
-    seen = set()
-    while isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/") or ref in seen:
-            raise ValueError(f"unresolvable reference {ref!r}")
-        seen.add(ref)
-        node = spec
-        for token in ref[2:].split("/"):
-            node = node[token.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def iter_operations(spec: Spec) -> Iterator[Operation]:
-    for section in ("paths", "webhooks"):
-        for key, item in (spec.get(section) or {}).items():
-            item = resolve(spec, item)
-            for method in METHODS:
-                if isinstance(item.get(method), dict):
-                    yield Operation(section, key, method, item[method])
 
 
 def _security(spec: Spec, op: Operation) -> list[dict[str, list[str]]]:
@@ -302,7 +258,7 @@ def validator_for(spec: Spec, pointer: str, registry: Registry | None = None) ->
 def schema_pointer(spec: Spec, name: str) -> str:
     if name not in spec["components"]["schemas"]:
         raise KeyError(f"no schema {name!r} in components.schemas")
-    return f"/components/schemas/{_escape(name)}"
+    return f"/components/schemas/{escape(name)}"
 
 
 SCHEMA_CHILDREN = ("properties", "patternProperties", "$defs", "dependentSchemas")
@@ -323,7 +279,7 @@ def iter_examples(spec: Spec) -> Iterator[tuple[str, str, Any]]:
             yield f"{ptr}/example", ptr, node["example"]
         for key in SCHEMA_CHILDREN:
             for name, child in (node.get(key) or {}).items():
-                yield from walk_schema(child, f"{ptr}/{key}/{_escape(name)}")
+                yield from walk_schema(child, f"{ptr}/{key}/{escape(name)}")
         for key in SCHEMA_CHILD:
             yield from walk_schema(node.get(key), f"{ptr}/{key}")
         for key in SCHEMA_LISTS:
@@ -344,14 +300,14 @@ def iter_examples(spec: Spec) -> Iterator[tuple[str, str, Any]]:
             for name, example in (node.get("examples") or {}).items():
                 example = resolve(spec, example)
                 if "value" in example:
-                    yield f"{ptr}/examples/{_escape(name)}", schema_ptr, example["value"]
+                    yield f"{ptr}/examples/{escape(name)}", schema_ptr, example["value"]
             yield from walk_schema(node["schema"], schema_ptr)
         for key, child in node.items():
             if key not in ("schema", "example", "examples"):  # example values are data, not document
-                yield from walk(child, f"{ptr}/{_escape(str(key))}")
+                yield from walk(child, f"{ptr}/{escape(str(key))}")
 
     for name, schema in ((spec.get("components") or {}).get("schemas") or {}).items():
-        yield from walk_schema(schema, f"/components/schemas/{_escape(name)}")
+        yield from walk_schema(schema, f"/components/schemas/{escape(name)}")
     for key in ("paths", "webhooks"):
         yield from walk(spec.get(key) or {}, f"/{key}")
     components = {k: v for k, v in (spec.get("components") or {}).items() if k != "schemas"}

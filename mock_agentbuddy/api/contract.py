@@ -150,7 +150,7 @@ def _operations(spec: dict, base: str) -> dict[tuple[str, str], Operation]:
     for found in reader.operations(spec):
         if found.section != "paths" or found.method not in METHODS:
             continue
-        operation = found.spec
+        operation = found.node
         operation.pop("security", None)
         shared = reader.resolve(spec, spec["paths"][found.key]).get("parameters", [])
         params = [reader.resolve(spec, p) for p in shared + operation.get("parameters", [])]

@@ -152,7 +152,7 @@ def _pattern(base: str, template: str) -> tuple[re.Pattern, tuple[str, ...]]:
 
 def _compile(spec: dict, base: str, found, schemas: CompiledSchemaValidators, openapi) -> OperationGate | None:
     """The operation's gate, or None when a parameter or body is beyond what the gate judges."""
-    operation = found.spec
+    operation = found.node
     path_item = reader.resolve(spec, spec["paths"][found.key])
     pattern, variables = _pattern(base, found.key)
     params: dict[tuple[str, str], _Param] = {}
