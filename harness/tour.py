@@ -6,7 +6,6 @@ engagement webhook, and what the fake recorded — printed for a person to read.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 import uuid
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from rich.table import Table
 from standardwebhooks import Webhook
 
 from common.serving import serve
+from common.timestamps import format_rfc3339, parse_rfc3339
 from harness.oauth import headless_token
 from mock_agentbuddy import create_app
 from mock_agentbuddy.config import MockConfig
@@ -66,9 +66,9 @@ def run_tour(base_url: str, seed: int) -> TourResult:
 
     connection = api.get(f"{base_url}/v1/connection", timeout=10).json()
     contact = page["data"][0]
-    now = datetime.fromisoformat(world["now"].replace("Z", "+00:00"))
+    now = parse_rfc3339(world["now"])
     event = {
-        "event_type": "email.opened", "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "event_type": "email.opened", "timestamp": format_rfc3339(now, digits=0),
         "data": {"event_id": str(uuid.UUID(int=seed)), "contact_id": contact["id"],
                  "campaign_id": "bc_campaign_456", "campaign_name": "January Market Update"},
     }

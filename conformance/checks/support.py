@@ -7,8 +7,10 @@ as HTML fails that check, not every check that provokes an error.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from common.timestamps import format_rfc3339, parse_rfc3339
 
 from ..model import Fail, Skip
 from ..probe import Reply
@@ -29,6 +31,15 @@ def expect_status(reply: Reply, status: int | tuple[int, ...], code: str | tuple
     if codes and found is not None and found not in codes:
         raise Fail(f"{label}answered {reply.status} with code {found!r}, expected {' or '.join(codes)}",
                    reply.exchange)
+
+
+def expect_schema(ctx, name: str, reply: Reply, what: str) -> Any:
+    """The reply's JSON body, after checking it is a `name` of the contract's schemas."""
+    errors = ctx.contract.schema_errors(name, reply.json)
+    if errors:
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise Fail(f"{what} answered a body that is not {article} {name}: {errors[0]}", reply.exchange)
+    return reply.json
 
 
 def bearer_challenge(reply: Reply, error: str | None = None) -> str | None:
@@ -61,17 +72,16 @@ def token_error(reply: Reply, errors: tuple[str, ...], status: tuple[int, ...] =
 
 
 def iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Whole seconds: what a partner's server must accept at the least."""
+    return format_rfc3339(instant, digits=0)
 
 
 def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
+    """The instant `text` names, or None when it is not an RFC 3339 date-time with an offset."""
     try:
-        value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        return parse_rfc3339(text)
     except ValueError:
         return None
-    return value.astimezone(timezone.utc) if value.tzinfo else None
 
 
 def sort_key(record: dict) -> tuple[datetime, str]:

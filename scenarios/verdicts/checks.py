@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from common.timestamps import format_us, parse_rfc3339
 from contract.categories import rank
 
 from scenarios.story import model as m
@@ -22,7 +23,7 @@ CONTRACT_EVENTS = ("sent", "delivered", "opened", "clicked", "bounced", "unsubsc
 def _second(value: str | None) -> int | None:
     if not value:
         return None
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    return int(parse_rfc3339(value).timestamp())
 
 
 def _key(kind: str, campaign: str | None, at: str | None, url: str | None) -> tuple:
@@ -205,7 +206,7 @@ def _exactly_once(contact: str, obs: Observations) -> list[Check]:
 
 def _words(key: tuple) -> str:
     kind, campaign, second, url = key
-    at = datetime.utcfromtimestamp(second).strftime("%Y-%m-%dT%H:%M:%SZ") if second is not None else "?"
+    at = format_us(second * 1_000_000, digits=0) if second is not None else "?"
     return f"{kind} {campaign} {at}" + (f" {url}" if url else "")
 
 
@@ -214,7 +215,7 @@ def _no_email_after_unsubscribe(contact: str, obs: Observations) -> list[Check]:
     if not stops:
         return [Check("the contact unsubscribed", "an unsubscribe", "none happened", False)]
     stop = min(stops)
-    return _no_email_after(datetime.fromisoformat(stop.replace("Z", "+00:00")), f"the unsubscribe at {stop}", contact, obs)
+    return _no_email_after(parse_rfc3339(stop), f"the unsubscribe at {stop}", contact, obs)
 
 
 def _no_email_after(moment: datetime, label: str, contact: str, obs: Observations) -> list[Check]:
@@ -230,7 +231,7 @@ def _no_email_after(moment: datetime, label: str, contact: str, obs: Observation
 
 
 def _after(value: str | None, moment: datetime) -> bool:
-    return bool(value) and datetime.fromisoformat(value.replace("Z", "+00:00")) >= moment
+    return bool(value) and parse_rfc3339(value) >= moment
 
 
 def _nothing_pushed_after(contact: str, day: int, obs: Observations) -> Check:

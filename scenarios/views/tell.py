@@ -5,7 +5,7 @@ re-told from a stored result and never says more than the fake AgentBuddy held.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from rich.console import Console, Group
@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from common.timestamps import parse_rfc3339
 from contract.categories import rank
 
 CATEGORY_STYLE = {"hot": "bold red", "warm": "dark_orange", "cool": "cyan", "cold": "grey58"}
@@ -38,7 +39,7 @@ def _start(result: dict) -> date:
 
 
 def _day_of(result: dict, at: str) -> int:
-    return (datetime.fromisoformat(at.replace("Z", "+00:00")).date() - _start(result)).days
+    return (parse_rfc3339(at).date() - _start(result)).days
 
 
 def _date(result: dict, day: int) -> str:
