@@ -14,16 +14,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from contract.categories import category_for
+
 from ..model import Fail, check
 from ..signing import signed_headers
-from .support import campaign, contact_view, expect_status, foreign_contact, iso
+from .support import campaign, contact_view, expect_schema, expect_status, foreign_contact, iso
 
 TOLERANCE = 300  # seconds, the contract's ±5 minutes
 SINGLE_BODY_LIMIT = 64 * 1024
-
-
-def category(score: int) -> str:
-    return "hot" if score >= 80 else "warm" if score >= 60 else "cool" if score >= 40 else "cold"
 
 
 def route(ctx, kind: str, connection_id: str | None = None) -> str:
@@ -56,7 +54,7 @@ def email_event(ctx, contact_id: str, campaign_id: str, with_event_id: bool = Tr
 
 def propensity(ctx, contact_id: str, score: int) -> dict:
     return {"event_type": "propensity.updated", "timestamp": iso(ctx.target.next_instant()),
-            "data": {"contact_id": contact_id, "propensity_score": score, "propensity_category": category(score),
+            "data": {"contact_id": contact_id, "propensity_score": score, "propensity_category": category_for(score),
                      "recommended_action": "Conformance kit check", "contributing_factors": ["Conformance kit"],
                      "score_updated_at": iso(ctx.target.next_instant())}}
 
@@ -81,11 +79,7 @@ def _refused_unchanged(ctx, reply, status: int, codes, what: str, token: str, co
 
 def _accepted(ctx, reply, what: str) -> dict:
     expect_status(reply, 200, what=what)
-    body = reply.json
-    errors = ctx.contract.schema_errors("WebhookReceipt", body)
-    if errors:
-        raise Fail(f"{what}: the receipt breaks the contract: {errors[0]}", reply.exchange)
-    return body
+    return expect_schema(ctx, "WebhookReceipt", reply, what)
 
 
 @check("webhooks.events.accepted", "A signed email event is accepted and shows on the contact",
