@@ -15,7 +15,7 @@ from typing import Any, Callable
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from common.score_chart import score_chart
+from common.score_chart import Palette, score_chart_svg
 from common.timestamps import parse_rfc3339
 from contract.categories import BANDS, CATEGORIES, rank
 from integration import outbox, sync as sync_engine
@@ -38,6 +38,7 @@ SORTS: dict[str, tuple[str, ...]] = {  # ?sort= -> SQL expressions; whitelisted,
     "category": (f"CASE s.propensity_category {_CATEGORY_ORDER} END",),
 }
 PAGE_SIZE = 50
+CHART_COLOURS = Palette(line="#7c3aed", grid="#e5e7eb")  # Broadcast's violet
 SETTINGS = "/settings/integrations/agentbuddy"
 
 bp = Blueprint("ui", __name__)
@@ -367,7 +368,7 @@ def _contact_context(contact_id: str) -> dict[str, Any]:
         score["contributing_factors"] = from_json(score.get("contributing_factors"), []) or []
     points = [(h["scored_at"], int(h["propensity_score"])) for h in history]
     return {"contact": row, "metrics": metrics, "score": score, "history": history, "events": events,
-            "deliveries": deliveries, "chart": score_chart(points, BANDS),
+            "deliveries": deliveries, "chart": score_chart_svg(points, BANDS, CHART_COLOURS),
             "custom_fields": from_json(row.get("custom_fields"), {}) or {}, "tags": from_json(row.get("tags"), []) or []}
 
 

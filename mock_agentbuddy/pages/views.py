@@ -13,12 +13,13 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from common.score_chart import score_chart
+from common.score_chart import Palette, score_chart_svg
 from contract.categories import BANDS, CATEGORIES
 
 from ..state import current_state
 
 PAGE_SIZE = 50
+CHART_COLOURS = Palette(line="#2f6fde", grid="#d9e2ec")  # AgentBuddy's blue
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _contact_context(contact_id: str) -> dict[str, Any]:
     arrivals = [_inbound_view(e) for e in state.inbound.since(0) if _mentions(e, contact_id)]
     arrivals.reverse()
     propensity = record.get("propensity") or None
-    chart = score_chart(_score_points(arrivals, contact_id, propensity), BANDS)
+    chart = score_chart_svg(_score_points(arrivals, contact_id, propensity), BANDS, CHART_COLOURS)
     return {"account": account, "contact": record, "agent": agent, "office": office,
             "engagement": record.get("engagement") or None, "propensity": propensity,
             "campaigns": record.get("campaigns") or [], "events": sorted(events, key=_event_time, reverse=True),

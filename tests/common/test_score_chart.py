@@ -1,5 +1,5 @@
 """The score chart both sides draw puts each score at its place on the spec's 0-100 scale."""
-from common.score_chart import score_chart
+from common.score_chart import Palette, score_chart, score_chart_svg
 from contract.categories import BANDS
 
 
@@ -26,3 +26,13 @@ def test_band_edges_are_the_contracts():
     assert warm["y"] < at_79["y"] <= warm["y"] + warm["h"]
     assert hot["y"] <= at_80["y"] <= hot["y"] + hot["h"]
     assert [t["v"] for t in chart["ticks"]] == [0, 40, 60, 80, 100]
+
+
+def test_the_svg_draws_every_score_in_the_servers_colours_and_escapes_labels():
+    palette = Palette(line="#123456", grid="#abcdef")
+    svg = str(score_chart_svg([("2026-01-01T00:00:00Z", 45), ("<b>2026</b>", 87)], BANDS, palette))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<circle") == 2 and 'stroke="#123456"' in svg and 'stroke="#abcdef"' in svg
+    assert "<title>2026-01-01T00:00:00Z: 45</title>" in svg
+    assert "<b>" not in svg and "&lt;b&gt;2026&lt;/b&gt;: 87" in svg
+    assert score_chart_svg([], BANDS, palette) is None
