@@ -81,6 +81,13 @@ def _compile(mapping: EntityMapping) -> tuple[Any, jsonschema.Draft202012Validat
     return fast, jsonschema.Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
 
 
+def valid_as_sent(mapping: EntityMapping, record: dict[str, Any]) -> bool:
+    """True when the whole record passes as AgentBuddy sent it, nulls included: then its present
+    fields pass too (the compiled schema only constrains properties, so leaving some out cannot
+    break it), and the usual record is checked without building its present fields first."""
+    return _checks(mapping)[0].is_valid(record)
+
+
 def problems(mapping: EntityMapping, present: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """`(dotted field, message)` for each way the record's present (non-null) top-level fields
     break the contract; nothing for a valid record."""

@@ -53,7 +53,7 @@ class EntityMapping:
     schema: str
     fields: tuple[Field, ...]
 
-    @property
+    @functools.cached_property  # read for every record of a page
     def columns(self) -> tuple[str, ...]:
         return tuple(f.column for f in self.fields)
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from common.timestamps import parse_rfc3339
 from integration.storage import format_ts, to_json
 
-from .checks import problems
+from .checks import problems, valid_as_sent
 from .conflicts import dedupe_tags
 from .declarations import EntityMapping, private_fields
 
@@ -92,7 +92,8 @@ def map_record(mapping: EntityMapping, record: Any) -> Mapped:
         return Mapped({}, ({"field": "", "message": "record is not an object"},))
     tombstone = record.get("deleted_at") is not None
     steps, names = _plan(mapping)
-    broken = dict(problems(mapping, {name: record[name] for name in names if record.get(name) is not None}))
+    broken = {} if valid_as_sent(mapping, record) else dict(
+        problems(mapping, {name: record[name] for name in names if record.get(name) is not None}))
     row: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
     for column, source, top, nested, convert, required, empty, needed in steps:

@@ -39,7 +39,7 @@ def apply_page(db: Database, organization_id: str, stream: Stream, records: list
                 seen_unchanged.append(record_id)
                 continue
             merged = stream.merge(old, row)
-            if old is not None and all(old[c] == merged[c] for c in stream.columns):
+            if old is not None and stream.values(old) == stream.values(merged):
                 entity.unchanged += 1
                 seen_unchanged.append(record_id)
                 continue

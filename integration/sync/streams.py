@@ -8,6 +8,8 @@ properties those contacts own). `engine` runs one generic loop over these declar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from operator import itemgetter
 from typing import Any, Callable
 
 from . import conflicts, declarations
@@ -32,10 +34,16 @@ class Stream:
     def table(self) -> str:
         return self.name
 
-    @property
+    @cached_property  # read for every record of a page
     def columns(self) -> tuple[str, ...]:
         extra = conflicts.MERGED + conflicts.BROADCAST_OWNED if self.merge is not conflicts.replace else ()
         return self.mapping.columns + extra
+
+    @cached_property
+    def values(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A row's values in `columns` order, as one tuple (compared and written per record)."""
+        getter = itemgetter(*self.columns)
+        return getter if len(self.columns) > 1 else lambda row: (getter(row),)
 
 
 STREAMS: tuple[Stream, ...] = (
