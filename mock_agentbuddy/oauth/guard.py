@@ -55,7 +55,7 @@ def require_scope(scope: str):
                 return _insufficient_scope(scope)
             except OAuth2Error:
                 g.refused = _refused_token()
-                return _invalid_token()
+                return _invalid_token(sent=g.refused["reason"] != "missing")
             g.grant = Grant(
                 token_id=token.id,
                 account_id=token.account_id,
@@ -92,10 +92,13 @@ def _refused_token() -> dict:
             "expires_at": format_rfc3339(token.expires_at)}
 
 
-def _invalid_token():
+def _invalid_token(sent: bool):
+    """`sent`: the request carried a bearer token. RFC 6750 §3.1: a request without any
+    (or with another scheme) gets a bare challenge, with no error code."""
     response = problem(401, "invalid_token", "Invalid access token",
                        "Send a valid, unexpired, unrevoked bearer token in the Authorization header.")
-    response.headers["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
+    error = ', error="invalid_token"' if sent else ""
+    response.headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"{error}'
     return response
 
 

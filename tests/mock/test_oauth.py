@@ -689,7 +689,19 @@ def test_missing_token_is_401_problem_json_with_a_bearer_challenge(client):
     body = response.get_json()
     assert body["code"] == "invalid_token" and body["status"] == 401
     assert body["type"] == "https://agentbuddy.example/docs/errors.html#invalid_token"
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="agentbuddy", error="invalid_token"'
+    # RFC 6750 §3.1: no authentication information, so no error code in the challenge.
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="agentbuddy"'
+
+
+@pytest.mark.parametrize("header, challenge", [
+    ("Bearer not-a-token", 'Bearer realm="agentbuddy", error="invalid_token"'),
+    ("Basic YWxhZGRpbjpvcGVuc2VzYW1l", 'Bearer realm="agentbuddy"'),  # another scheme: as if none was sent
+    ("Bearer", 'Bearer realm="agentbuddy"'),
+])
+def test_a_challenge_names_invalid_token_only_when_a_bearer_token_was_sent(client, header, challenge):
+    response = client.get("/v1/contacts", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == challenge
 
 
 @pytest.mark.parametrize("header", ["Bearer not-a-token", "Basic YWxhZGRpbjpvcGVuc2VzYW1l", "Bearer", "garbage"])
