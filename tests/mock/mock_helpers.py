@@ -6,6 +6,8 @@ import hashlib
 import secrets
 from urllib.parse import parse_qs, urlparse
 
+import contract
+from contract import reader
 from mock_agentbuddy import MockConfig
 
 REDIRECT_URI = "http://127.0.0.1/callback"
@@ -86,3 +88,13 @@ def sweep(api, path: str, mutate_between=None, **params) -> list[dict]:
         if mutate_between:
             mutate_between(page)
 
+
+def json_request_bodies() -> list[tuple[str, str, dict]]:
+    """(path template, method, `application/json` media object) for every operation of the
+    contract that takes a JSON body, as written in the contract file."""
+    found = []
+    for op in reader.operations(contract.load_spec()):
+        media = ((op.node.get("requestBody") or {}).get("content") or {}).get("application/json")
+        if op.section == "paths" and media:
+            found.append((op.key, op.method, media))
+    return found

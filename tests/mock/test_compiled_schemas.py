@@ -13,15 +13,13 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
-import contract
 from mock_agentbuddy import create_app, state_of, stop_background
 from mock_agentbuddy.api.contract import ContractValidator
-from .mock_helpers import Api, first_active_agent, obtain_token, small_config
+from .mock_helpers import Api, first_active_agent, json_request_bodies, obtain_token, small_config
 
 TRICKY = [
     None, True, False, 0, -1, 101, 1.5, 2 ** 70, -(2 ** 70), "", "x", "ab_contact_1\n", "ab contact",
@@ -33,18 +31,12 @@ TRICKY = [
 
 def _body_schemas(openapi) -> list[tuple[object, list]]:
     """(request body schema location, the contract's examples for it) per operation."""
-    raw = yaml.safe_load(contract.spec_path().read_text(encoding="utf-8"))
     found = []
-    for template, item in raw["paths"].items():
-        for method, operation in item.items():
-            media = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json") \
-                if isinstance(operation, dict) else None
-            if not media:
-                continue
-            examples = [e["value"] for e in (media.get("examples") or {}).values() if "value" in e]
-            location = (openapi.spec / "paths" / template / method / "requestBody" / "content"
-                        / "application/json" / "schema")
-            found.append((location, examples))
+    for template, method, media in json_request_bodies():
+        examples = [e["value"] for e in (media.get("examples") or {}).values() if "value" in e]
+        location = (openapi.spec / "paths" / template / method / "requestBody" / "content"
+                    / "application/json" / "schema")
+        found.append((location, examples))
     return found
 
 

@@ -12,7 +12,6 @@ import copy
 import json
 
 import pytest
-import yaml
 from flask import request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +22,7 @@ import contract
 from mock_agentbuddy import create_app, stop_background
 from mock_agentbuddy.api import validation
 from mock_agentbuddy.api.contract import _PathRequest
-from .mock_helpers import small_config
+from .mock_helpers import json_request_bodies, small_config
 
 TEXT = ["1", "100", "500", "0", "501", "-1", "007", "+5", " 5", "1.5", "1e2", "abc", "", "true", "false", "True",
         "1", "2026-01-15T14:30:00Z", "2026-01-15T14:30:00.123+02:00", "2026-02-30T00:00:00Z", "2026-01-15",
@@ -84,16 +83,12 @@ def test_the_gate_never_accepts_a_path_openapi_core_refuses(app, record_id):
 
 def _body_examples() -> list[tuple[str, str, object]]:
     """(method, concrete path, example body) for every request body example of the contract."""
-    raw = yaml.safe_load(contract.spec_path().read_text(encoding="utf-8"))
     found = []
-    for template, item in raw["paths"].items():
-        for method, operation in item.items():
-            media = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json") \
-                if isinstance(operation, dict) else None
-            for example in ((media or {}).get("examples") or {}).values():
-                if "value" in example:
-                    found.append((method.upper(), "/v1" + template.replace("{id}", "ab_contact_000001")
-                                  .replace("{contact_id}", "ab_contact_000001"), example["value"]))
+    for template, method, media in json_request_bodies():
+        for example in (media.get("examples") or {}).values():
+            if "value" in example:
+                found.append((method.upper(), "/v1" + template.replace("{id}", "ab_contact_000001")
+                              .replace("{contact_id}", "ab_contact_000001"), example["value"]))
     return found
 
 
