@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import click
 import yaml
 
-from contract.reader import HTTP_METHODS, resolve
+from contract.reader import operations, resolve
 
 Spec = dict[str, Any]
 
@@ -63,14 +63,7 @@ def major(spec: Spec) -> int:
 
 # ------------------------------------------------------------------------------------------ walking
 def _operations(spec: Spec) -> dict[tuple[str, str, str], dict]:
-    out = {}
-    for section in ("paths", "webhooks"):
-        for key, item in (spec.get(section) or {}).items():
-            item = resolve(spec, item)
-            for method in HTTP_METHODS:
-                if isinstance(item.get(method), dict):
-                    out[(section, key, method)] = item[method]
-    return out
+    return {(op.section, op.key, op.method): op.node for op in operations(spec)}
 
 
 def _label(section: str, key: str, method: str) -> str:
